@@ -1,0 +1,5 @@
+import sys
+
+from quarantine.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the `quarantine` CLI, one module each; each exposes `register(subparsers)`."""
