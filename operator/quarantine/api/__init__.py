@@ -1,0 +1,106 @@
+"""The Quarantine API (group quarantine.io, version v1alpha1): DetectionRule and Alert.
+
+These pydantic models are the single source of truth: the CRDs in crds/ and in the Helm chart are
+rendered from them by `quarantine crds`.
+"""
+
+from quarantine.api.alert import (
+    ActionResult,
+    Alert,
+    AlertPhase,
+    AlertRuleRef,
+    AlertSource,
+    AlertSpec,
+    AlertStatus,
+    AlertTarget,
+    WorkloadRef,
+)
+from quarantine.api.base import (
+    API_GROUP,
+    API_VERSION,
+    GROUP_VERSION,
+    ApiModel,
+    Condition,
+    LabelSelector,
+    LabelSelectorRequirement,
+    ObjectMeta,
+)
+from quarantine.api.detection_rule import (
+    AlertSuppression,
+    DetectionRule,
+    DetectionRuleSpec,
+    DetectionRuleStatus,
+    QueryError,
+    RuleException,
+    RuleScope,
+    Severity,
+    ThreatMapping,
+    ThreatReference,
+    ThreatTechnique,
+)
+from quarantine.api.durations import Duration, parse_duration
+from quarantine.api.errors import ApiValidationError, describe_validation_error, validate_object
+from quarantine.api.manifests import dump_yaml, dump_yaml_stream, to_manifest
+from quarantine.api.response import (
+    ACTION_NAMES,
+    ActionName,
+    AnnotateAction,
+    DeletePodAction,
+    IsolateAction,
+    LabelAction,
+    NotifyAction,
+    PlaybookAction,
+    ResponsePlaybook,
+    ScaleDownAction,
+    SecretKeyRef,
+)
+
+__all__ = [
+    "ACTION_NAMES",
+    "API_GROUP",
+    "API_VERSION",
+    "GROUP_VERSION",
+    "ActionName",
+    "ActionResult",
+    "Alert",
+    "AlertPhase",
+    "AlertRuleRef",
+    "AlertSource",
+    "AlertSpec",
+    "AlertStatus",
+    "AlertSuppression",
+    "AlertTarget",
+    "AnnotateAction",
+    "ApiModel",
+    "ApiValidationError",
+    "Condition",
+    "DeletePodAction",
+    "DetectionRule",
+    "DetectionRuleSpec",
+    "DetectionRuleStatus",
+    "Duration",
+    "IsolateAction",
+    "LabelAction",
+    "LabelSelector",
+    "LabelSelectorRequirement",
+    "NotifyAction",
+    "ObjectMeta",
+    "PlaybookAction",
+    "QueryError",
+    "ResponsePlaybook",
+    "RuleException",
+    "RuleScope",
+    "ScaleDownAction",
+    "SecretKeyRef",
+    "Severity",
+    "ThreatMapping",
+    "ThreatReference",
+    "ThreatTechnique",
+    "WorkloadRef",
+    "describe_validation_error",
+    "dump_yaml",
+    "dump_yaml_stream",
+    "parse_duration",
+    "to_manifest",
+    "validate_object",
+]
