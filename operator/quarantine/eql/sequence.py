@@ -1,0 +1,285 @@
+"""Sequence matching with Elasticsearch's state machine, one event at a time.
+
+For each join key there is at most one pending partial match per stage; an event matching
+stage k takes the pending partial of stage k-1 (and a newer partial of a stage replaces the
+older one). Stages are tried from the last to the first for each event, so one event never
+fills two stages of the same sequence. `maxspan` bounds the whole sequence (a span equal to
+it is allowed), an `until` event kills the pending partials of its key, and missing-event
+stages (`![...]`) are checked when the positive stages are complete, as Elasticsearch does.
+
+Memory is bounded: partials older than `maxspan` are dropped; without `maxspan` each key
+holds at most (stages - 1) partials and at most `max_keys` keys are kept (least recently
+used keys are evicted first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from quarantine.eql.stages import CategoryTest, CompiledStage, Result, category_test
+
+Event = Mapping[str, Any]
+DEFAULT_MAX_KEYS = 100_000
+_SWEEP_EVERY = 4096
+
+
+@dataclass(slots=True)
+class _Partial:
+    events: list[Event]
+    timestamps: list[int]
+    ordinals: list[int]
+
+
+@dataclass(slots=True)
+class _AwaitingTrailing:
+    """A complete match whose trailing missing stage is not decided yet."""
+
+    result: Result
+    key: tuple[Any, ...]
+    first_ts: int
+    last_ordinal: int
+    leading_ts: int | None  # latest leading missing event, when there are leading stages
+    has_leading: bool
+
+
+@dataclass(slots=True)
+class _SeenMissing:
+    timestamps: list[int] = field(default_factory=list)
+    ordinals: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class SequencePlan:
+    stages: tuple[CompiledStage, ...]
+    until: CompiledStage | None
+    maxspan_ns: int | None
+
+
+class SequenceMatcher:
+    """Feeds events in order and returns the sequences each one completes."""
+
+    def __init__(
+        self,
+        plan: SequencePlan,
+        *,
+        category_field: str,
+        read_timestamp: Callable[[Event], int | None],
+        max_keys: int = DEFAULT_MAX_KEYS,
+    ) -> None:
+        self.plan = plan
+        self.read_timestamp = read_timestamp
+        self.max_keys = max_keys
+        self.maxspan = plan.maxspan_ns
+        positions = [i for i, stage in enumerate(plan.stages) if not stage.missing]
+        self.positive_positions = positions
+        self.positives = [plan.stages[i] for i in positions]
+        first, last = positions[0], positions[-1]
+        self.leading = [i for i in range(first)]
+        self.trailing = [i for i in range(last + 1, len(plan.stages))]
+        # (missing stage index, index of the positive before it) for in-between stages.
+        self.between = [
+            (i, sum(1 for p in positions if p < i) - 1)
+            for i in range(first + 1, last)
+            if plan.stages[i].missing
+        ]
+        self.missing_indices = [i for i, stage in enumerate(plan.stages) if stage.missing]
+        self.in_category: dict[str, CategoryTest] = {}
+        for stage in (*plan.stages, *([plan.until] if plan.until else [])):
+            category = stage.filter.category
+            if category is not None and category not in self.in_category:
+                self.in_category[category] = category_test(category_field, category)
+        self.partials: dict[tuple[Any, ...], list[_Partial | None]] = {}
+        self.seen_missing: dict[tuple[int, tuple[Any, ...]], _SeenMissing] = {}
+        self.awaiting: list[_AwaitingTrailing] = []
+        self.ordinal = 0
+        self.now = 0
+
+    # --- public --------------------------------------------------------------------------
+
+    def feed(self, event: Event) -> list[Result]:
+        timestamp = self.read_timestamp(event)
+        if timestamp is None:
+            return []  # an event without a timestamp has no place in a sequence
+        self.ordinal += 1
+        self.now = max(self.now, timestamp)
+        out = self._decide_awaiting(event, timestamp) if self.awaiting else []
+        self._record_missing(event, timestamp)
+        for stage_index in range(len(self.positives) - 1, -1, -1):
+            stage = self.positives[stage_index]
+            if self._matches(stage, event):
+                for key in stage.keys(event):
+                    completed = self._advance(stage_index, key, event, timestamp)
+                    if completed is not None:
+                        out.extend(self._complete(completed, key))
+        if self.plan.until is not None and self._matches(self.plan.until, event):
+            # Kills every pending partial of its key, including one this very event just
+            # advanced; a sequence it completed has already been emitted.
+            for key in self.plan.until.keys(event):
+                self._kill(key)
+        if self.ordinal % _SWEEP_EVERY == 0:
+            self._sweep()
+        return out
+
+    def flush(self) -> list[Result]:
+        """End of stream: matches still waiting on a trailing missing stage are confirmed."""
+        out = [awaiting.result for awaiting in self.awaiting]
+        self.awaiting = []
+        return out
+
+    def pending_count(self) -> int:
+        return sum(sum(p is not None for p in slots) for slots in self.partials.values())
+
+    # --- matching ------------------------------------------------------------------------
+
+    def _matches(self, stage: CompiledStage, event: Event) -> bool:
+        category = stage.filter.category
+        if category is not None and not self.in_category[category](event):
+            return False
+        return stage.filter.predicate(event) is True
+
+    def _slots(self, key: tuple[Any, ...]) -> list[_Partial | None]:
+        slots = self.partials.pop(key, None)
+        if slots is None:
+            slots = [None] * max(len(self.positives) - 1, 1)
+            if len(self.partials) >= self.max_keys:
+                del self.partials[next(iter(self.partials))]
+        self.partials[key] = slots  # re-inserted: most recently used last
+        return slots
+
+    def _advance(
+        self, stage_index: int, key: tuple[Any, ...], event: Event, timestamp: int
+    ) -> _Partial | None:
+        last_stage = len(self.positives) - 1
+        if stage_index == 0:
+            started = _Partial([event], [timestamp], [self.ordinal])
+            if last_stage == 0:
+                return started
+            self._slots(key)[0] = started
+            return None
+        if key not in self.partials:
+            return None
+        slots = self._slots(key)
+        previous = slots[stage_index - 1]
+        if previous is None:
+            return None
+        slots[stage_index - 1] = None
+        if self.maxspan is not None and timestamp - previous.timestamps[0] > self.maxspan:
+            return None
+        advanced = _Partial(
+            [*previous.events, event],
+            [*previous.timestamps, timestamp],
+            [*previous.ordinals, self.ordinal],
+        )
+        if stage_index == last_stage:
+            return advanced
+        slots[stage_index] = advanced
+        return None
+
+    def _kill(self, key: tuple[Any, ...]) -> None:
+        self.partials.pop(key, None)
+
+    # --- missing events ------------------------------------------------------------------
+
+    def _record_missing(self, event: Event, timestamp: int) -> None:
+        for index in self.missing_indices:
+            stage = self.plan.stages[index]
+            if self._matches(stage, event):
+                for key in stage.keys(event):
+                    seen = self.seen_missing.get((index, key))
+                    if seen is None:
+                        seen = self.seen_missing[(index, key)] = _SeenMissing()
+                    seen.timestamps.append(timestamp)
+                    seen.ordinals.append(self.ordinal)
+
+    def _complete(self, partial: _Partial, key: tuple[Any, ...]) -> list[Result]:
+        events: list[Any] = [None] * len(self.plan.stages)
+        for position, event in zip(self.positive_positions, partial.events, strict=True):
+            events[position] = event
+        result = Result(events, key, self.ordinal)
+        if not self.missing_indices:
+            return [result]
+        for index, before in self.between:
+            low, high = partial.timestamps[before], partial.timestamps[before + 1]
+            seen = self.seen_missing.get((index, key))
+            if seen and any(low < ts < high for ts in seen.timestamps):
+                return []
+        assert self.maxspan is not None
+        leading_ts: int | None = None
+        for index in self.leading:
+            latest = self._latest_before(index, key, partial.ordinals[0])
+            if latest is not None and (leading_ts is None or latest > leading_ts):
+                leading_ts = latest
+        if not self.trailing:
+            if leading_ts is not None and partial.timestamps[-1] - leading_ts <= self.maxspan:
+                return []
+            return [result]
+        if self.leading and leading_ts is None:
+            return [result]  # leading and trailing: drops only when both events exist
+        self.awaiting.append(
+            _AwaitingTrailing(
+                result,
+                key,
+                partial.timestamps[0],
+                partial.ordinals[-1],
+                leading_ts,
+                bool(self.leading),
+            )
+        )
+        return []
+
+    def _latest_before(self, index: int, key: tuple[Any, ...], ordinal: int) -> int | None:
+        seen = self.seen_missing.get((index, key))
+        if not seen:
+            return None
+        latest: int | None = None
+        for ts, seen_ordinal in zip(seen.timestamps, seen.ordinals, strict=True):
+            if seen_ordinal < ordinal:
+                latest = ts if latest is None else max(latest, ts)
+        return latest
+
+    def _decide_awaiting(self, event: Event, timestamp: int) -> list[Result]:
+        assert self.maxspan is not None
+        trailing_keys: set[tuple[Any, ...]] = set()
+        for index in self.trailing:
+            stage = self.plan.stages[index]
+            if self._matches(stage, event):
+                trailing_keys.update(stage.keys(event))
+        released: list[Result] = []
+        still: list[_AwaitingTrailing] = []
+        for awaiting in self.awaiting:
+            anchor = awaiting.leading_ts if awaiting.has_leading else awaiting.first_ts
+            assert anchor is not None
+            if awaiting.key in trailing_keys:
+                # The earliest trailing event decides: too close to the anchor drops the match.
+                if timestamp - anchor > self.maxspan:
+                    released.append(awaiting.result)
+            elif timestamp - anchor > self.maxspan:
+                released.append(awaiting.result)
+            else:
+                still.append(awaiting)
+        self.awaiting = still
+        return released
+
+    # --- bounded state -------------------------------------------------------------------
+
+    def _sweep(self) -> None:
+        if self.maxspan is None:
+            return
+        horizon = self.now - self.maxspan
+        for key in list(self.partials):
+            slots = self.partials[key]
+            for index, partial in enumerate(slots):
+                if partial is not None and partial.timestamps[0] < horizon:
+                    slots[index] = None
+            if not any(slots):
+                del self.partials[key]
+        for seen_key in list(self.seen_missing):
+            seen = self.seen_missing[seen_key]
+            keep = [i for i, ts in enumerate(seen.timestamps) if ts >= horizon]
+            if not keep:
+                del self.seen_missing[seen_key]
+            elif len(keep) < len(seen.timestamps):
+                seen.timestamps = [seen.timestamps[i] for i in keep]
+                seen.ordinals = [seen.ordinals[i] for i in keep]

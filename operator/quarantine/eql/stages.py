@@ -1,0 +1,121 @@
+"""Compiled event filters and join keys, shared by event queries, sequences and samples."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from quarantine.eql import ast
+from quarantine.eql.compiler import Compiler, Predicate
+from quarantine.eql.fields import distinct_sorted, getter, values_of
+from quarantine.eql.values import converter_for
+
+Event = Mapping[str, Any]
+KeyPart = Callable[[Event], list[Any] | None]  # candidate values, or None: excluded
+CategoryTest = Callable[[Event], bool]
+
+
+class Result(list[Any]):
+    """One match: the events in stage order (None for a missing-event stage).
+
+    `join_keys` holds the composite join key of a sequence or sample (empty for event
+    queries); `ordinal` is the position of the event that completed it, for ordering.
+    """
+
+    join_keys: tuple[Any, ...]
+    ordinal: int
+
+    def __init__(
+        self, events: list[Any], join_keys: tuple[Any, ...] = (), ordinal: int = 0
+    ) -> None:
+        super().__init__(events)
+        self.join_keys = join_keys
+        self.ordinal = ordinal
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledFilter:
+    category: str | None
+    predicate: Predicate
+
+    def matches(self, event: Event, in_category: CategoryTest) -> bool:
+        if self.category is not None and not in_category(event):
+            return False
+        return self.predicate(event) is True
+
+
+def category_test(category_field: str, category: str) -> CategoryTest:
+    """Exact, case-sensitive category match; array categories match on any element."""
+    get = getter(category_field)
+
+    def test(event: Event) -> bool:
+        raw = get(event)
+        if raw == category:
+            return True
+        return type(raw) is list and category in values_of(raw)
+
+    return test
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledStage:
+    filter: CompiledFilter
+    key_parts: tuple[KeyPart, ...]
+    missing: bool
+
+    def keys(self, event: Event) -> list[tuple[Any, ...]]:
+        """Every composite join key of the event (a cartesian product over array keys)."""
+        if not self.key_parts:
+            return [()]
+        choices = []
+        for part in self.key_parts:
+            values = part(event)
+            if values is None:
+                return []
+            choices.append(values)
+        if all(len(values) == 1 for values in choices):
+            return [tuple(values[0] for values in choices)]
+        return list(itertools.product(*choices))
+
+
+def compile_filter(compiler: Compiler, node: ast.EventFilter) -> CompiledFilter:
+    return CompiledFilter(node.category, compiler.predicate(node.condition))
+
+
+def compile_key(compiler: Compiler, expr: ast.Expr) -> KeyPart:
+    """A join key: each distinct value of a field is a key; null only for `?optional` keys."""
+    resolved = compiler.resolve(expr)
+    if isinstance(resolved, ast.Literal):
+        constant = resolved.value
+        return lambda event: [constant]
+    if isinstance(resolved, ast.Field):
+        get = getter(resolved.path)
+        optional = resolved.optional
+        field_type = compiler.schema.get(resolved.path) if compiler.schema else None
+        convert = converter_for(field_type) if field_type in ("date", "date_nanos") else None
+
+        def field_key(event: Event) -> list[Any] | None:
+            values = distinct_sorted(get(event))
+            if convert is not None:
+                values = sorted({convert(v) for v in values} - {None})
+            if values:
+                return values
+            return [None] if optional else None
+
+        return field_key
+    value = compiler.value(resolved)
+
+    def expression_key(event: Event) -> list[Any] | None:
+        result = value(event)
+        return None if result is None else [result]
+
+    return expression_key
+
+
+def compile_stage(
+    compiler: Compiler, query_keys: tuple[ast.Expr, ...], stage: ast.Stage
+) -> CompiledStage:
+    parts = tuple(compile_key(compiler, key) for key in (*query_keys, *stage.keys))
+    return CompiledStage(compile_filter(compiler, stage.filter), parts, stage.missing)

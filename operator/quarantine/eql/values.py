@@ -1,0 +1,147 @@
+"""Scalar semantics shared by the compiler: equality, ordering and typed field values.
+
+Booleans are not numbers here (unlike Python's `True == 1`), strings compare by code point
+and case-sensitively, and a comparison between incompatible types is simply not true.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+NUMBER_TYPES = (int, float)
+
+ORDERING: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def is_number(value: Any) -> bool:
+    return type(value) in NUMBER_TYPES
+
+
+def same_kind(left: Any, right: Any) -> bool:
+    """Whether two non-null values can be compared: both numbers, both strings, or both bools."""
+    left_type, right_type = type(left), type(right)
+    if left_type is right_type:
+        return left_type in (str, int, float, bool)
+    return left_type in NUMBER_TYPES and right_type in NUMBER_TYPES
+
+
+def scalar_compare(op: str, left: Any, right: Any) -> bool | None:
+    """Three-valued comparison of two evaluated scalars (null in, null out)."""
+    if left is None or right is None:
+        return None
+    if op == "==":
+        return same_kind(left, right) and left == right
+    if op == "!=":
+        return not (same_kind(left, right) and left == right)
+    if not same_kind(left, right):
+        return None
+    return ORDERING[op](left, right)
+
+
+def to_text(value: Any) -> str:
+    """How Elasticsearch renders a scalar as a string (`string()`, `concat()`)."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e7:
+            return f"{value:.1f}"
+        return repr(value)
+    return str(value)
+
+
+# --- typed fields (from an optional schema) ---------------------------------------------
+
+_ISO_RE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?"
+    r"(Z|[+-]\d{2}:?\d{2})?"
+)
+_EPOCH_RE = re.compile(r"-?\d+(?:\.\d+)?")
+_NANOS_PER_MILLI = 1_000_000
+
+
+def to_epoch_nanos(value: Any) -> int | None:
+    """A date value as nanoseconds since the epoch; numbers and numeric strings are millis."""
+    if type(value) is int:
+        return value * _NANOS_PER_MILLI
+    if type(value) is float:
+        return int(Decimal(repr(value)) * _NANOS_PER_MILLI)
+    if type(value) is not str:
+        return None
+    if _EPOCH_RE.fullmatch(value):
+        try:
+            return int(Decimal(value) * _NANOS_PER_MILLI)
+        except InvalidOperation:
+            return None
+    match = _ISO_RE.fullmatch(value.strip())
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    try:
+        moment = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            tzinfo=UTC,
+        )
+    except ValueError:
+        return None
+    nanos = int(moment.timestamp()) * 1_000_000_000
+    if fraction:
+        nanos += int(fraction.ljust(9, "0"))
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        nanos -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60) * 1_000_000_000
+    return nanos
+
+
+_VERSION_RE = re.compile(r"(\d+(?:\.\d+)*)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?")
+
+
+def version_key(value: Any) -> tuple[Any, ...] | None:
+    """Sort key of Elasticsearch's `version` type: semver order, invalid versions last."""
+    if type(value) is not str:
+        return None
+    match = _VERSION_RE.fullmatch(value)
+    if match is None:
+        return (1, value)
+    numbers = tuple(int(part) for part in match.group(1).split("."))
+    prerelease = match.group(2)
+    if prerelease is None:
+        return (0, numbers, 1, ())
+    identifiers = tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in prerelease.split(".")
+    )
+    return (0, numbers, 0, identifiers)
+
+
+Converter = Callable[[Any], Any]
+
+_CONVERTERS: dict[str, Converter] = {
+    "date": to_epoch_nanos,
+    "date_nanos": to_epoch_nanos,
+    "version": version_key,
+}
+
+
+def converter_for(field_type: str | None) -> Converter | None:
+    """How values of a mapped field type are compared, or None for plain JSON values."""
+    if field_type is None:
+        return None
+    return _CONVERTERS.get(field_type)
