@@ -16,9 +16,9 @@ def load_api_client(kubeconfig: str | None = None) -> client.ApiClient:
     configuration = client.Configuration()
     path = kubeconfig or os.environ.get("KUBECONFIG")
     if path:
-        config.load_kube_config(config_file=path, client_configuration=configuration)
+        config.load_kube_config(config_file=path, client_configuration=configuration)  # type: ignore[no-untyped-call]
     elif os.environ.get("KUBERNETES_SERVICE_HOST"):
-        config.load_incluster_config(client_configuration=configuration)
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     else:
-        config.load_kube_config(client_configuration=configuration)
+        config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     return client.ApiClient(configuration)
