@@ -1,0 +1,68 @@
+"""The one thread that owns the detector: normalises and evaluates events, swaps rule sets.
+
+Detection state (caps, suppression, sequences) is not thread-safe, and evaluation is CPU work
+that should not stall the HTTP loop; a single worker thread gives both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from quarantine.detect import AlertDraft, Detector, RuleSet
+from quarantine.events import FormatChoice, normalise
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LineVerdict:
+    """What one event line led to: drafts, nothing (ignored), or an error."""
+
+    drafts: list[AlertDraft] = field(default_factory=list)
+    ignored: bool = False
+    error: str | None = None
+    internal: bool = False
+    """The error is ours, not the sender's."""
+
+
+class DetectionLane:
+    def __init__(self, detector: Detector) -> None:
+        self._detector = detector
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detection")
+
+    async def evaluate(
+        self, documents: Sequence[dict[str, Any]], event_format: FormatChoice
+    ) -> list[LineVerdict]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._evaluate, documents, event_format)
+
+    def replace_rules(self, ruleset: RuleSet) -> None:
+        """Swap the rule set between batches; callable from any thread, returns once done."""
+        self._executor.submit(self._detector.replace_rules, ruleset).result()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+    def _evaluate(
+        self, documents: Sequence[dict[str, Any]], event_format: FormatChoice
+    ) -> list[LineVerdict]:
+        return [self._evaluate_one(document, event_format) for document in documents]
+
+    def _evaluate_one(self, document: dict[str, Any], event_format: FormatChoice) -> LineVerdict:
+        try:
+            event = normalise(document, event_format)
+        except ValueError as error:
+            kind = "event" if event_format == "auto" else f"{event_format} event"
+            return LineVerdict(error=f"not a valid {kind}: {error}")
+        if event is None:
+            return LineVerdict(ignored=True)
+        try:
+            return LineVerdict(drafts=self._detector.process(event))
+        except Exception:
+            log.exception("evaluating an event failed")
+            return LineVerdict(error="internal error while evaluating this event", internal=True)

@@ -1,0 +1,88 @@
+"""Prometheus metrics of the matcher, in a registry of their own so each server stays apart."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from quarantine.ingest.routes import Route
+
+PREFIX = "quarantine_matcher"
+
+
+class MatcherMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.events_received = Counter(
+            f"{PREFIX}_events_received",
+            "Event lines received on /v1/events, by requested format.",
+            ["format"],
+            registry=self.registry,
+        )
+        self.events_rejected = Counter(
+            f"{PREFIX}_events_rejected",
+            "Event lines refused, by reason (invalid_json, invalid_event, internal).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.events_ignored = Counter(
+            f"{PREFIX}_events_ignored",
+            "Event lines accepted but not evaluated (not a process event the rules consider).",
+            registry=self.registry,
+        )
+        self.requests_rejected = Counter(
+            f"{PREFIX}_requests_rejected",
+            "Whole requests refused before their lines were read, by HTTP status.",
+            ["status"],
+            registry=self.registry,
+        )
+        self.alerts_created = Counter(
+            f"{PREFIX}_alerts_created",
+            "Alerts created, by rule.",
+            ["rule"],
+            registry=self.registry,
+        )
+        self.alerts_updated = Counter(
+            f"{PREFIX}_alerts_updated",
+            "Existing Alerts whose count was raised by a repeat detection, by rule.",
+            ["rule"],
+            registry=self.registry,
+        )
+        self.alert_write_failures = Counter(
+            f"{PREFIX}_alert_write_failures",
+            "Alerts that could not be written to the API server, by rule.",
+            ["rule"],
+            registry=self.registry,
+        )
+        self.unresolved_targets = Counter(
+            f"{PREFIX}_unresolved_targets",
+            "Detections whose pod was not found in the pod index, by rule.",
+            ["rule"],
+            registry=self.registry,
+        )
+        self.out_of_scope = Counter(
+            f"{PREFIX}_out_of_scope",
+            "Detections dropped because the rule's scope selectors exclude the pod, by rule.",
+            ["rule"],
+            registry=self.registry,
+        )
+        self.rules = Gauge(
+            f"{PREFIX}_rules",
+            "DetectionRules known to the matcher, by state (ready, invalid).",
+            ["state"],
+            registry=self.registry,
+        )
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def metrics_routes(metrics: MatcherMetrics) -> list[Route]:
+    from aiohttp import web
+
+    async def serve_metrics(request: web.Request) -> web.StreamResponse:
+        return web.Response(
+            body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    return [Route("GET", "/metrics", serve_metrics, authenticated=False)]

@@ -1,0 +1,32 @@
+"""NDJSON splitting: editor line numbers, per-line errors, the good lines kept."""
+
+from __future__ import annotations
+
+from quarantine.ingest.ndjson import LineError, ParsedLine, parse_ndjson
+
+
+def test_lines_are_numbered_as_an_editor_shows_them() -> None:
+    body = b'{"a": 1}\n\n  \n{"b": 2}\r\n'
+    items = list(parse_ndjson(body))
+    assert items == [ParsedLine(1, {"a": 1}), ParsedLine(4, {"b": 2})]
+
+
+def test_bad_lines_become_errors_and_good_lines_survive() -> None:
+    body = b'{"a": 1}\n{"a": \n[1, 2]\n"text"\n{"c": 3}'
+    items = list(parse_ndjson(body))
+    assert items[0] == ParsedLine(1, {"a": 1})
+    assert isinstance(items[1], LineError) and items[1].line == 2
+    assert items[1].error.startswith("invalid JSON at column")
+    assert items[2] == LineError(3, "expected a JSON object, got list")
+    assert items[3] == LineError(4, "expected a JSON object, got str")
+    assert items[4] == ParsedLine(5, {"c": 3})
+
+
+def test_invalid_utf8_is_a_line_error_not_a_crash() -> None:
+    items = list(parse_ndjson(b'{"a": "\xff"}\n{"ok": true}'))
+    assert isinstance(items[0], LineError) and items[0].line == 1
+    assert items[1] == ParsedLine(2, {"ok": True})
+
+
+def test_empty_body_has_no_lines() -> None:
+    assert list(parse_ndjson(b"")) == []
