@@ -1,0 +1,281 @@
+"""The detector: events in, alert drafts out, applying every rule's streaming semantics.
+
+Per event: the index picks the candidate rules; for each, the event is skipped when it is
+later than the rule's look-back or its namespace is out of scope; the query is evaluated
+(sequence rules feed their own stream); matches hitting an exception are dropped; each match
+becomes a draft named by its suppression group and window, unless the rule's cap for the
+current interval is full. A rule that raises is counted and logged once; the others go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from quarantine.detect.caps import AlertCap
+from quarantine.detect.counters import RuleCounters
+from quarantine.detect.draft import AlertDraft
+from quarantine.detect.event_time import DEFAULT_TIMESTAMP_FIELD, EventTimes
+from quarantine.detect.rule import CompiledRule
+from quarantine.detect.ruleset import RuleSet
+from quarantine.detect.suppression import alert_name, suppression_key
+from quarantine.detect.target import TargetHint, target_hint
+from quarantine.detect.trim import trim_event
+from quarantine.eql import QueryStream
+from quarantine.events.fields import get_field, split_path
+from quarantine.events.timestamps import to_datetime
+
+logger = logging.getLogger(__name__)
+
+CATEGORY_FIELD = "event.category"
+
+
+@dataclass
+class _RuleState:
+    """What the detector remembers per rule between events."""
+
+    rule: CompiledRule
+    cap: AlertCap
+    counters: RuleCounters = field(default_factory=RuleCounters)
+    stream: QueryStream | None = None
+    failure_logged: bool = False
+
+
+class Detector:
+    """Evaluates a RuleSet over a stream of canonical ECS events.
+
+    `clock` gives the current time in epoch seconds (injectable for tests). With
+    `event_time_clock=True` (offline replays) "now" is instead the latest event time seen, so
+    the look-back and the caps act on the recording's own timeline, not on the wall clock.
+    """
+
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        *,
+        clock: Callable[[], float] = time.time,
+        event_time_clock: bool = False,
+    ) -> None:
+        self._clock = clock
+        self._event_time_clock = event_time_clock
+        self._latest_event_time: float | None = None
+        self._ruleset = RuleSet.empty()
+        self._states: dict[str, _RuleState] = {}
+        self.replace_rules(ruleset)
+
+    @property
+    def ruleset(self) -> RuleSet:
+        return self._ruleset
+
+    def replace_rules(self, ruleset: RuleSet) -> None:
+        """Switch to `ruleset`. A rule whose detection settings did not change keeps its
+        state (cap, sequence stream); a changed rule starts afresh but keeps its counters."""
+        states: dict[str, _RuleState] = {}
+        for rule in ruleset.rules:
+            old = self._states.get(rule.name)
+            if old is not None and old.rule.fingerprint == rule.fingerprint:
+                old.rule = rule
+                states[rule.name] = old
+                continue
+            counters = old.counters if old is not None else RuleCounters()
+            states[rule.name] = _RuleState(
+                rule=rule,
+                cap=AlertCap(rule.max_signals, rule.interval_seconds),
+                counters=counters,
+            )
+        self._ruleset = ruleset
+        self._states = states
+
+    def counters(self, rule_name: str) -> RuleCounters:
+        """The counters of one rule (zeros for a rule not in the set)."""
+        state = self._states.get(rule_name)
+        return state.counters if state is not None else RuleCounters()
+
+    def all_counters(self) -> dict[str, RuleCounters]:
+        return {name: state.counters for name, state in self._states.items()}
+
+    def process(self, event: dict[str, Any]) -> list[AlertDraft]:
+        """The alert drafts `event` causes (most events cause none)."""
+        candidates = self._ruleset.index.candidates(event)
+        if not candidates:
+            return []
+        times = EventTimes(event)
+        namespace = get_field(event, "orchestrator.namespace")
+        wall_clock = None if self._event_time_clock else self._clock()
+        drafts: list[AlertDraft] = []
+        for rule in candidates:
+            state = self._states[rule.name]
+            event_time = times.for_rule(rule.timestamp_field)
+            now = wall_clock if wall_clock is not None else self._event_clock(event_time)
+            if event_time is not None and event_time < now - rule.lookback_seconds:
+                state.counters.late += 1
+                continue
+            allowed = rule.scope.namespaces
+            if allowed is not None and type(namespace) is str and namespace not in allowed:
+                state.counters.out_of_scope += 1
+                continue
+            state.counters.evaluated += 1
+            try:
+                matches = self._evaluate(state, event, event_time)
+            except Exception as error:  # one odd rule must not stop the others
+                self._record_failure(state, error)
+                continue
+            for matched_events in matches:
+                draft = self._draft(state, matched_events, now)
+                if draft is not None:
+                    drafts.append(draft)
+        return drafts
+
+    def flush(self) -> list[AlertDraft]:
+        """Drafts from sequences still pending at the end of the input (offline replays)."""
+        drafts: list[AlertDraft] = []
+        for state in self._states.values():
+            if state.stream is None:
+                continue
+            try:
+                matches = state.stream.flush()
+            except Exception as error:  # same isolation as in process()
+                self._record_failure(state, error)
+                continue
+            for matched_events in matches or ():
+                draft = self._draft(state, _present(matched_events), self._now(None))
+                if draft is not None:
+                    drafts.append(draft)
+        return drafts
+
+    def _now(self, event_time: float | None) -> float:
+        return self._event_clock(event_time) if self._event_time_clock else self._clock()
+
+    def _event_clock(self, event_time: float | None) -> float:
+        """The offline "now": the latest event time seen (the wall clock before any)."""
+        if event_time is not None and (
+            self._latest_event_time is None or event_time > self._latest_event_time
+        ):
+            self._latest_event_time = event_time
+        return self._latest_event_time if self._latest_event_time is not None else self._clock()
+
+    def _evaluate(
+        self, state: _RuleState, event: dict[str, Any], event_time: float | None
+    ) -> list[list[dict[str, Any]]]:
+        rule = state.rule
+        if not rule.is_sequence_like:
+            if not rule.query.matches(event, category_field=CATEGORY_FIELD):
+                return []
+            state.counters.matched += 1
+            if _excepted(rule, event):
+                state.counters.excepted += 1
+                return []
+            return [[event]]
+        # Exceptions filter the events a sequence sees, as Elastic applies them as a query
+        # filter before the sequence is matched.
+        if _excepted(rule, event):
+            state.counters.excepted += 1
+            return []
+        if state.stream is None:
+            state.stream = rule.query.stream(
+                category_field=CATEGORY_FIELD,
+                timestamp_field=rule.timestamp_field or DEFAULT_TIMESTAMP_FIELD,
+            )
+        fed = _with_rule_timestamp(event, rule.timestamp_field, event_time)
+        completed = state.stream.feed(fed)
+        state.counters.matched += len(completed)
+        return [_present(sequence) for sequence in completed]
+
+    def _draft(
+        self, state: _RuleState, events: Sequence[dict[str, Any]], now: float
+    ) -> AlertDraft | None:
+        if not events:
+            return None
+        rule = state.rule
+        trigger = events[-1]
+        target = _target_of(events)
+        event_time = EventTimes(trigger).for_rule(rule.timestamp_field)
+        moment = event_time if event_time is not None else now
+        policy = rule.suppression
+        window = policy.window_start(moment)
+        key = suppression_key(rule.name, policy.group(trigger, target), window)
+        name = alert_name(rule.name, key)
+        # A name stays live while late events (within the look-back) can still map to it.
+        expires_at = window + policy.duration_seconds + rule.lookback_seconds
+        if not state.cap.admit(name, now, expires_at):
+            state.counters.capped += 1
+            return None
+        state.counters.drafts += 1
+        return AlertDraft(
+            rule_name=rule.name,
+            rule_id=rule.rule_id,
+            severity=rule.severity,
+            risk_score=rule.risk_score,
+            alert_name=name,
+            target=target,
+            events=[trim_event(item) for item in events],
+            timestamp=to_datetime(moment),
+            suppression_key=key,
+            source_events=tuple(events),
+        )
+
+    def _record_failure(self, state: _RuleState, error: Exception) -> None:
+        state.counters.failed += 1
+        if not state.failure_logged:
+            state.failure_logged = True
+            logger.warning(
+                "rule %s raised %s on an event (%s); further failures of this rule are only "
+                "counted",
+                state.rule.name,
+                type(error).__name__,
+                error,
+            )
+
+
+def _excepted(rule: CompiledRule, event: dict[str, Any]) -> bool:
+    return any(
+        exception.matches(event, category_field=CATEGORY_FIELD) for exception in rule.exceptions
+    )
+
+
+def _target_of(events: Sequence[dict[str, Any]]) -> TargetHint:
+    """The target of the latest event that names one."""
+    for item in reversed(events):
+        hint = target_hint(item)
+        if not hint.is_empty:
+            return hint
+    return TargetHint()
+
+
+class _Retimed(dict[str, Any]):
+    """A copy of an event carrying the rule's fallback time under the override field, for a
+    sequence stream; it remembers the original so alerts show the event as it came."""
+
+    def __init__(self, original: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+        super().__init__(original)
+        self.original = original
+        node: dict[str, Any] = self
+        for key in path[:-1]:
+            child = node.get(key)
+            child = dict(child) if type(child) is dict else {}
+            node[key] = child
+            node = child
+        node[path[-1]] = value
+
+
+def _with_rule_timestamp(
+    event: dict[str, Any], timestamp_field: str | None, event_time: float | None
+) -> dict[str, Any]:
+    """`event` as the rule's stream must see it: when the rule orders by an override field the
+    event lacks, the `@timestamp` value stands in under that field (in a copy)."""
+    if not timestamp_field or event_time is None or get_field(event, timestamp_field) is not None:
+        return event
+    fallback = get_field(event, DEFAULT_TIMESTAMP_FIELD)
+    return _Retimed(event, split_path(timestamp_field), fallback)
+
+
+def _present(sequence: Sequence[dict[str, Any] | None]) -> list[dict[str, Any]]:
+    """The events of a sequence match as they came in, without missing-event placeholders."""
+    return [
+        item.original if isinstance(item, _Retimed) else item
+        for item in sequence
+        if item is not None
+    ]

@@ -1,0 +1,37 @@
+"""The time of an event for one rule: its timestamp override, else `@timestamp`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quarantine.events.fields import get_field
+from quarantine.events.timestamps import parse_timestamp
+
+DEFAULT_TIMESTAMP_FIELD = "@timestamp"
+
+
+class EventTimes:
+    """Parses each timestamp field of one event at most once, however many rules ask."""
+
+    __slots__ = ("_event", "_parsed")
+
+    def __init__(self, event: dict[str, Any]) -> None:
+        self._event = event
+        self._parsed: dict[str, float | None] = {}
+
+    def field(self, path: str) -> float | None:
+        """Seconds since the epoch held in `path`, or None when absent or not a date."""
+        if path in self._parsed:
+            return self._parsed[path]
+        value = parse_timestamp(get_field(self._event, path))
+        self._parsed[path] = value
+        return value
+
+    def for_rule(self, timestamp_field: str | None) -> float | None:
+        """The rule's event time: `timestamp_field` when the event has it, else `@timestamp`
+        (Elastic's timestamp_override falls back the same way)."""
+        if timestamp_field:
+            value = self.field(timestamp_field)
+            if value is not None:
+                return value
+        return self.field(DEFAULT_TIMESTAMP_FIELD)

@@ -1,0 +1,19 @@
+"""ECS documents (Elastic Defend for Containers and anything already in ECS)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quarantine.events.errors import EventFormatError, json_type_name
+from quarantine.events.fields import expand_dotted
+
+
+def normalise_ecs(raw: Any) -> dict[str, Any]:
+    """The canonical form of an ECS document: the same fields, dotted keys expanded.
+
+    Every ECS document is kept (rules exist for file and network events too); which ones a
+    rule looks at is the rule's business.
+    """
+    if type(raw) is not dict:
+        raise EventFormatError(f"an ECS event must be a JSON object, not {json_type_name(raw)}")
+    return expand_dotted(raw)

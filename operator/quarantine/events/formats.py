@@ -1,0 +1,60 @@
+"""Choosing a normaliser: by name, or by recognising the shape of the event."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal, get_args
+
+from quarantine.events.ecs import normalise_ecs
+from quarantine.events.errors import EventFormatError, json_type_name
+from quarantine.events.falco import normalise_falco
+from quarantine.events.tetragon import TETRAGON_EVENT_KINDS, normalise_tetragon
+
+EventFormat = Literal["ecs", "tetragon", "falco"]
+FormatChoice = Literal["ecs", "tetragon", "falco", "auto"]
+EVENT_FORMATS: tuple[str, ...] = get_args(EventFormat)
+FORMAT_CHOICES: tuple[str, ...] = get_args(FormatChoice)
+
+Normaliser = Callable[[Any], dict[str, Any] | None]
+
+NORMALISERS: dict[str, Normaliser] = {
+    "ecs": normalise_ecs,
+    "tetragon": normalise_tetragon,
+    "falco": normalise_falco,
+}
+
+
+def detect_format(raw: Any) -> EventFormat:
+    """Which source wrote `raw`: Tetragon (a `process_*` top-level key), Falco (`rule` and
+    `output_fields`), otherwise ECS."""
+    if type(raw) is not dict:
+        raise EventFormatError(f"an event must be a JSON object, not {json_type_name(raw)}")
+    if "output_fields" in raw and "rule" in raw:
+        return "falco"
+    if "@timestamp" not in raw and TETRAGON_EVENT_KINDS.intersection(raw):
+        return "tetragon"
+    return "ecs"
+
+
+def normalise(raw: Any, fmt: FormatChoice = "auto") -> dict[str, Any] | None:
+    """`raw` in the canonical ECS layout, or None when it is not an event the rules care about
+    (a Tetragon event other than `process_exec`, a Falco alert on another syscall)."""
+    chosen = detect_format(raw) if fmt == "auto" else fmt
+    normaliser = NORMALISERS.get(chosen)
+    if normaliser is None:
+        raise EventFormatError(
+            f"unknown event format {fmt!r}; expected one of {', '.join(FORMAT_CHOICES)}"
+        )
+    return normaliser(raw)
+
+
+def normaliser_for(fmt: FormatChoice) -> Callable[[Any], dict[str, Any] | None]:
+    """The normalising function for `fmt`, resolved once (for hot loops)."""
+    if fmt == "auto":
+        return normalise
+    normaliser = NORMALISERS.get(fmt)
+    if normaliser is None:
+        raise EventFormatError(
+            f"unknown event format {fmt!r}; expected one of {', '.join(FORMAT_CHOICES)}"
+        )
+    return normaliser

@@ -1,0 +1,86 @@
+"""The prefilter index: few candidates per event, and never a matching rule left out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from detect_helpers import FOUNDING_QUERY, make_rule, process_event
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from quarantine.detect import RuleSet
+
+RULES = {
+    "compression": FOUNDING_QUERY,
+    "netcat": 'process where process.name in ("nc", "ncat") and event.type == "start"',
+    "shell-args": 'process where process.name : "bash" or process.args : ("nc", "socat")',
+    "any-shadow": 'any where file.path == "/etc/shadow"',
+    "file-only": 'file where file.name : "*.so"',
+    "no-literal": "process where process.args_count > 3",
+}
+
+
+def _ruleset() -> RuleSet:
+    ruleset = RuleSet.from_rules(make_rule(name, query) for name, query in RULES.items())
+    assert ruleset.errors == {}
+    return ruleset
+
+
+def _names(ruleset: RuleSet, event: dict[str, Any]) -> list[str]:
+    return [rule.name for rule in ruleset.index.candidates(event)]
+
+
+def test_events_meet_only_rules_they_could_match() -> None:
+    ruleset = _ruleset()
+    # no-literal has no trigger values: always a candidate for process events. shell-args is
+    # filed under process.name "bash" and process.args "nc"/"socat"; the others under one field.
+    assert _names(ruleset, process_event("nginx")) == ["no-literal"]
+    assert _names(ruleset, process_event("TAR", "/ETC/shadow")) == ["compression", "no-literal"]
+    # Filed under process.name, but refined by its second clause: an argument must contain
+    # "/root/.ssh/" or "/etc/shadow", so a plain tar never reaches the query.
+    assert _names(ruleset, process_event("tar", "xzf", "release.tgz")) == ["no-literal"]
+    assert _names(ruleset, process_event("nc")) == ["netcat", "no-literal", "shell-args"]
+    assert _names(ruleset, process_event("vim", "socat")) == ["no-literal", "shell-args"]
+    file_event = {"event": {"category": "file"}, "file": {"name": "x.so"}}
+    assert _names(ruleset, file_event) == ["file-only"]
+    file_event["file"]["path"] = "/ETC/shadow"
+    assert _names(ruleset, file_event) == ["any-shadow", "file-only"]
+
+
+def test_uncategorised_events_meet_only_any_rules() -> None:
+    ruleset = _ruleset()
+    event = {"file": {"path": "/etc/shadow"}, "process": {"name": "tar"}}
+    assert _names(ruleset, event) == ["any-shadow"]
+
+
+def test_arrays_of_objects_on_the_path_are_walked() -> None:
+    ruleset = _ruleset()
+    event = {"event": {"category": ["process"]}, "process": [{"name": "zz"}, {"name": "nc"}]}
+    assert "netcat" in _names(ruleset, event)
+
+
+NAMES = st.sampled_from(["tar", "TAR", "nc", "bash", "nginx", "zip", "socat", "sh"])
+ARGS = st.lists(
+    st.sampled_from(["/root/.ssh/id_rsa", "nc", "socat", "-x", "/etc/shadow", "a", "b"]),
+    max_size=5,
+)
+CATEGORIES = st.sampled_from([["process"], ["file"], "process", ["process", "file"], None])
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=NAMES, args=ARGS, category=CATEGORIES, path=st.sampled_from([None, "/etc/shadow"]))
+def test_index_never_drops_a_matching_rule(
+    name: str, args: list[str], category: Any, path: str | None
+) -> None:
+    ruleset = _ruleset()
+    event = process_event(name, *args)
+    if category is None:
+        del event["event"]["category"]
+    else:
+        event["event"]["category"] = category
+    if path is not None:
+        event["file"] = {"path": path, "name": "lib.so"}
+    candidates = {rule.name for rule in ruleset.index.candidates(event)}
+    for rule in ruleset.rules:
+        if rule.query.matches(event, category_field="event.category"):
+            assert rule.name in candidates, f"index dropped {rule.name} for {event}"

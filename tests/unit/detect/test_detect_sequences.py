@@ -1,0 +1,66 @@
+"""Sequence rules: one stream per rule, exceptions filter what the stream sees."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from detect_helpers import make_rule, process_event
+
+from quarantine.detect import Detector, RuleSet
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC).timestamp()
+SEQUENCE = """sequence by container.id with maxspan=10s
+  [process where process.name == "curl"]
+  [process where process.name == "chmod"]
+"""
+
+
+def _at(offset: float) -> str:
+    return datetime.fromtimestamp(T0 + offset, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def _detector(*names: str, **spec: object) -> Detector:
+    ruleset = RuleSet.from_rules([make_rule(name, SEQUENCE, **spec) for name in names])
+    assert ruleset.errors == {}
+    return Detector(ruleset, clock=lambda: T0 + 5)
+
+
+def test_sequence_completes_per_container() -> None:
+    detector = _detector("download-then-chmod")
+    curl = process_event("curl", "-o", "/tmp/x", at=_at(0), container="c1")
+    assert detector.process(curl) == []
+    assert detector.process(process_event("chmod", "+x", at=_at(1), container="c2")) == []
+    chmod = process_event("chmod", "+x", "/tmp/x", at=_at(2), container="c1")
+    (draft,) = detector.process(chmod)
+    assert draft.source_events == (curl, chmod)
+    assert draft.target.container_id == "c1"
+    assert draft.timestamp == datetime.fromtimestamp(T0 + 2, tz=UTC)
+
+
+def test_rules_never_share_sequence_state() -> None:
+    detector = _detector("first", "second")
+    assert detector.process(process_event("curl", at=_at(0), container="c1")) == []
+    drafts = detector.process(process_event("chmod", at=_at(1), container="c1"))
+    assert sorted(draft.rule_name for draft in drafts) == ["first", "second"]
+    assert len({draft.alert_name for draft in drafts}) == 2
+
+
+def test_excepted_events_never_enter_the_sequence() -> None:
+    detector = _detector(
+        "download-then-chmod",
+        exceptions=[{"name": "installer", "condition": 'process.args == "--installer"'}],
+    )
+    assert detector.process(process_event("curl", "--installer", at=_at(0), container="c1")) == []
+    assert detector.process(process_event("chmod", at=_at(1), container="c1")) == []
+    assert detector.counters("download-then-chmod").excepted == 1
+
+
+def test_sequence_orders_by_override_with_timestamp_fallback() -> None:
+    detector = _detector("download-then-chmod", timestampField="event.ingested")
+    curl = process_event("curl", at=_at(0), container="c1")
+    chmod = process_event("chmod", at=_at(1), container="c1")
+    chmod["event"]["ingested"] = _at(2)
+    assert detector.process(curl) == []  # no event.ingested: its @timestamp stands in
+    (draft,) = detector.process(chmod)
+    assert draft.source_events[0] is curl  # the alert shows the event as it came
+    assert "ingested" not in curl["event"]

@@ -1,0 +1,114 @@
+"""Trigger values: the necessary "one of these values" condition the index files rules by."""
+
+from __future__ import annotations
+
+from quarantine.detect.triggers import NEVER, CategoryContext, FieldTrigger, query_clauses
+from quarantine.eql import compile_query
+
+PROCESS = CategoryContext("process", frozenset({"process", "file"}), None)
+
+
+def _triggers(query: str, context: CategoryContext = PROCESS) -> object:
+    """The most selective clause ({} when the query cannot match, None without any)."""
+    clauses = query_clauses(compile_query(query).node, context)
+    if clauses == NEVER:
+        return {}
+    return clauses[0] if clauses else None
+
+
+def test_or_across_fields_unites_and_and_keeps_the_most_selective() -> None:
+    found = _triggers(
+        'process where event.type == "start" and '
+        '(process.name == "nsenter" or process.args in ("nsenter", "/usr/bin/nsenter"))'
+    )
+    assert found == {
+        "process.name": FieldTrigger(frozenset({"nsenter"})),
+        "process.args": FieldTrigger(frozenset({"nsenter", "/usr/bin/nsenter"})),
+    }
+
+
+def test_low_selectivity_fields_only_when_nothing_better() -> None:
+    assert _triggers('process where event.type == "start" and process.name : "TAR"') == {
+        "process.name": FieldTrigger(frozenset({"tar"}))
+    }
+    assert _triggers('process where event.type == "start" and process.name : "*t*"') == {
+        "event.type": FieldTrigger(frozenset({"start"}))
+    }
+    assert _triggers('process where event.type == "start" and user.id == "0"') == {
+        "event.type": FieldTrigger(frozenset({"start"}))
+    }
+
+
+def test_wildcard_patterns_give_prefixes_or_substrings() -> None:
+    assert _triggers('process where process.executable like ("/tmp/*", "/dev/shm/*")') == {
+        "process.executable": FieldTrigger(prefixes=frozenset({"/tmp/", "/dev/shm/"}))
+    }
+    assert _triggers('process where process.name : ("python*", "perl")') == {
+        "process.name": FieldTrigger(frozenset({"perl"}), frozenset({"python"}))
+    }
+    assert _triggers('process where process.args like ("http*:10250*", "*kubeletctl*")') == {
+        "process.args": FieldTrigger(
+            prefixes=frozenset({"http"}), substrings=frozenset({"kubeletctl"})
+        )
+    }
+    assert _triggers('process where process.args like~ "*/ROOT/.ssh/*id*"') == {
+        "process.args": FieldTrigger(substrings=frozenset({"/root/.ssh/"}))
+    }
+    # Nothing worth looking up: no constraint at all.
+    assert _triggers('process where container.id like "?*"') is None
+    assert _triggers('process where process.name like "*"') is None
+    assert _triggers('process where process.args like~ "*-*d*"') is None
+
+
+def test_in_and_equality_take_stars_literally() -> None:
+    assert _triggers('process where process.name in ("a*")') == {
+        "process.name": FieldTrigger(frozenset({"a*"}))
+    }
+
+
+def test_negations_and_regexes_give_no_triggers() -> None:
+    assert _triggers('process where not process.name == "x"') is None
+    assert _triggers('process where process.args regex ".*:[0-9]+"') is None
+
+
+def test_event_category_conditions_are_resolved_per_bucket() -> None:
+    query = (
+        'any where (event.category == "file" and file.path == "/etc/shadow") or '
+        '(event.category == "process" and process.name == "cat")'
+    )
+    any_rule = frozenset({"process", "file"})
+    in_process = CategoryContext("process", any_rule, None)
+    in_file = CategoryContext("file", any_rule, None)
+    in_none = CategoryContext(None, any_rule, None)
+    assert _triggers(query, in_process) == {"process.name": FieldTrigger(frozenset({"cat"}))}
+    assert _triggers(query, in_file) == {"file.path": FieldTrigger(frozenset({"/etc/shadow"}))}
+    assert _triggers(query, in_none) == {}  # neither branch can match: not filed there
+
+
+def test_sequences_unite_the_stages_of_the_bucket() -> None:
+    query = (
+        "sequence by container.id with maxspan=5s "
+        '[file where file.path like "/tmp/*"] '
+        '[process where process.name == "sh"]'
+    )
+    in_process = CategoryContext("process", frozenset({"process", "file"}), frozenset({"file"}))
+    in_file = CategoryContext("file", frozenset({"process", "file"}), frozenset({"file"}))
+    assert _triggers(query, in_process) == {"process.name": FieldTrigger(frozenset({"sh"}))}
+    assert _triggers(query, in_file) == {"file.path": FieldTrigger(prefixes=frozenset({"/tmp/"}))}
+
+
+def test_and_keeps_every_clause_most_selective_first() -> None:
+    query = (
+        'process where event.type == "start" and '
+        '(process.name == "tar" or (process.name in ("sh", "bash") and process.args == "tar")) '
+        'and process.args like~ ("*/root/.ssh/*", "*/etc/shadow*")'
+    )
+    clauses = query_clauses(compile_query(query).node, PROCESS)
+    tar = frozenset({"tar"})
+    assert clauses == [
+        # the `or`, rank by rank: each branch's best clause, then each branch's second
+        {"process.name": FieldTrigger(frozenset({"tar", "sh", "bash"}))},
+        {"process.name": FieldTrigger(tar), "process.args": FieldTrigger(tar)},
+        {"process.args": FieldTrigger(substrings=frozenset({"/root/.ssh/", "/etc/shadow"}))},
+        {"event.type": FieldTrigger(frozenset({"start"}))},
+    ]
