@@ -59,5 +59,7 @@ demo: install controlplane ## the end-to-end demo on the local control plane
 demo-down: ## stop everything the demo started
 	$(BIN)/python hack/demo.py down
 
-bench: install ## run the benchmarks
+bench: install ## run the benchmarks (EQL engine, HTTP ingest, detection pipeline)
 	$(BIN)/python benchmarks/bench_eql.py
+	$(BIN)/python benchmarks/bench_ingest.py
+	if [ -f benchmarks/bench_pipeline.py ]; then $(BIN)/python benchmarks/bench_pipeline.py; fi

@@ -1,5 +1,9 @@
 """The matcher service: DetectionRule, pod and namespace watches, the intake server, Alert writes.
 
+One listener serves the event intake (`/v1/events`), the alert intake (`/v1/alerts/elastic`,
+`/v1/alerts/falco`), the probes and the metrics; both intakes share the bearer token and the
+body limit, and resolve pods through the same pod index.
+
 `MatcherService` wires the parts; each part lives in `quarantine.ingest` (HTTP, evaluation) or
 `quarantine.k8s` (watches, pod index, Alert writer, rule status).
 """
@@ -18,6 +22,8 @@ from kubernetes import client
 
 from quarantine.detect import Detector, RuleSet
 from quarantine.detect.scope import ScopeCheck
+from quarantine.ingest.alert_intake import alert_intake_routes
+from quarantine.ingest.alert_recorder import ExternalAlertRecorder, check_rule_name
 from quarantine.ingest.alert_sink import AlertSink, KubernetesAlertSink
 from quarantine.ingest.auth import FileToken, RotatingToken, TokenSource
 from quarantine.ingest.detection_lane import DetectionLane
@@ -60,6 +66,8 @@ class MatcherOptions:
     fallback_namespace: str | None = None
     """Where Alerts go when the event's pod and namespace are unknown (None: report only)."""
     status_flush_seconds: float = 5.0
+    default_alert_rule: str | None = None
+    """DetectionRule whose playbook answers intake alerts that name none (`?rule=`)."""
 
 
 class MatcherService:
@@ -75,6 +83,8 @@ class MatcherService:
             raise ValueError("give exactly one of --token-file or --token-secret")
         if (options.tls_cert is None) != (options.tls_key is None):
             raise ValueError("--tls-cert and --tls-key go together")
+        if options.default_alert_rule is not None:
+            check_rule_name(options.default_alert_rule)
         self._options = options
         self._api = api or load_api_client(options.kubeconfig)
         self.metrics = MatcherMetrics()
@@ -109,10 +119,12 @@ class MatcherService:
 
     async def start(self) -> None:
         tokens = await self._load_tokens()
-        sink = self._sink or KubernetesAlertSink(AlertWriter(self._api))
+        writer = AlertWriter(self._api)
+        sink = self._sink or KubernetesAlertSink(writer)
+        resolver = TargetResolver(self._pods, WorkloadResolver(self._api))
         pipeline = EventPipeline(
             lane=self._lane,
-            resolver=TargetResolver(self._pods, WorkloadResolver(self._api)),
+            resolver=resolver,
             namespaces=self._namespaces,
             scopes=lambda: self._scopes,
             sink=sink,
@@ -122,6 +134,12 @@ class MatcherService:
         )
         routes = [
             *event_routes(pipeline, self.metrics, max_body_bytes=self._options.max_body_bytes),
+            *alert_intake_routes(
+                ExternalAlertRecorder(self._api, resolver, writer=writer, counter=self._counter),
+                default_rule=self._options.default_alert_rule,
+                max_body_bytes=self._options.max_body_bytes,
+                metrics=self.metrics,
+            ),
             *health_routes(self.readiness),
             *metrics_routes(self.metrics),
             *self._extra_routes,

@@ -1,51 +1,34 @@
-"""Alert intake against the real API server: Falcosidekick and Elastic Security alerts posted over
-HTTP become Alerts for the named pod, with the playbook rule from `?rule=` and stable names.
+"""Alert intake served by the real `quarantine matcher` against the real API server: Falcosidekick
+and Elastic Security alerts posted over HTTP become Alerts for the named pod, with the playbook
+rule from `?rule=` or `--default-alert-rule`, stable names, and the matcher's token and limits.
 
-The intake runs in-process on 127.0.0.1 with the matcher's own parts (server, bearer-token auth,
-pod index, workload resolution); the pod index is filled from a LIST instead of a watch."""
+The matcher runs as a subprocess of the CLI on a free loopback port (as in test_matcher.py); its
+pod index comes from its own watch."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
+from test_matcher import MAX_BODY, RunningMatcher, run_matcher, wait_for
 
 from localcluster import LocalCluster
-from quarantine.ingest.alert_intake import ExternalAlertRecorder, alert_intake_routes
-from quarantine.ingest.auth import StaticToken
-from quarantine.ingest.server import IntakeServer, ListenAddress, build_app
-from quarantine.k8s.pod_index import PodIndex
-from quarantine.k8s.targets import TargetResolver
-from quarantine.k8s.workloads import WorkloadResolver
 
-TOKEN = "alert-intake-cluster-test"
-T = TypeVar("T")
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+DEFAULT_RULE = f"intake-default-{uuid.uuid4().hex[:8]}"
+"""The rule the module's matcher is started with as --default-alert-rule."""
 
 
 def get_json(cluster: LocalCluster, *args: str) -> Any:
     return json.loads(cluster.kubectl("get", *args, "-o", "json").stdout)
 
 
-@pytest.fixture
-def playbook_rule(crds_installed: LocalCluster) -> Any:
-    name = f"intake-playbook-{uuid.uuid4().hex[:8]}"
-    rule = {
+def playbook_rule(name: str) -> dict[str, Any]:
+    return {
         "apiVersion": "quarantine.io/v1alpha1",
         "kind": "DetectionRule",
         "metadata": {"name": name},
@@ -57,9 +40,52 @@ def playbook_rule(crds_installed: LocalCluster) -> Any:
             "response": {"mode": "DryRun", "actions": [{"isolate": {}}]},
         },
     }
+
+
+@pytest.fixture(scope="module")
+def default_rule(crds_installed: LocalCluster) -> Iterator[dict[str, Any]]:
+    rule = playbook_rule(DEFAULT_RULE)
+    crds_installed.kubectl("apply", "-f", "-", input=json.dumps(rule))
+    yield rule
+    crds_installed.kubectl("delete", "detectionrule", DEFAULT_RULE, "--wait=false", check=False)
+
+
+@pytest.fixture
+def named_rule(crds_installed: LocalCluster) -> Iterator[dict[str, Any]]:
+    name = f"intake-named-{uuid.uuid4().hex[:8]}"
+    rule = playbook_rule(name)
     crds_installed.kubectl("apply", "-f", "-", input=json.dumps(rule))
     yield rule
     crds_installed.kubectl("delete", "detectionrule", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="module")
+def matcher(
+    cluster: LocalCluster, crds_installed: LocalCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningMatcher]:
+    token = uuid.uuid4().hex
+    workdir = tmp_path_factory.mktemp("alert-intake")
+    (workdir / "token").write_text(token + "\n")
+    with run_matcher(
+        cluster,
+        workdir,
+        [f"--token-file={workdir / 'token'}"],
+        token,
+        [f"--default-alert-rule={DEFAULT_RULE}"],
+    ) as running:
+        yield running
+
+
+def post_alerts(
+    matcher: RunningMatcher, source: str, payload: Any, *, token: str | None = None, **params: str
+) -> httpx.Response:
+    return httpx.post(
+        f"{matcher.url}/v1/alerts/{source}",
+        params=params,
+        content=json.dumps(payload).encode(),
+        headers={"Authorization": f"Bearer {token or matcher.token}"},
+        timeout=30,
+    )
 
 
 @pytest.fixture
@@ -78,30 +104,9 @@ def web_pod(cluster: LocalCluster, namespace: str) -> dict[str, Any]:
                 return pod
         return None
 
-    return wait_for("the web pod to run with a container id", running)
-
-
-def run_intake(cluster: LocalCluster, scenario: Callable[[httpx.AsyncClient], Any]) -> None:
-    api = cluster.api_client()
-    pods = PodIndex()
-    pods.replace(get_json(cluster, "pods", "--all-namespaces")["items"])
-    recorder = ExternalAlertRecorder(api, TargetResolver(pods, WorkloadResolver(api)))
-    routes = alert_intake_routes(recorder, default_rule=None, max_body_bytes=1024 * 1024)
-
-    async def main() -> None:
-        server = IntakeServer(build_app(routes, StaticToken(TOKEN)), ListenAddress("127.0.0.1", 0))
-        await server.start()
-        try:
-            async with httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{server.port}",
-                headers={"Authorization": f"Bearer {TOKEN}"},
-                timeout=30,
-            ) as client:
-                await scenario(client)
-        finally:
-            await server.stop()
-
-    asyncio.run(main())
+    pod = wait_for("the web pod to run with a container id", running, timeout=60)
+    time.sleep(1)  # the matcher's pod watch trails the API by a moment
+    return pod
 
 
 def falcosidekick_alert(namespace: str, pod: str) -> dict[str, Any]:
@@ -124,20 +129,30 @@ def falcosidekick_alert(namespace: str, pod: str) -> dict[str, Any]:
     }
 
 
-def test_a_falco_alert_becomes_an_alert_and_a_resend_raises_its_count(
-    cluster: LocalCluster, namespace: str, playbook_rule: Any, web_pod: dict[str, Any]
+def metric(matcher: RunningMatcher, line_start: str) -> float:
+    text = httpx.get(f"{matcher.url}/metrics", timeout=5).text
+    for line in text.splitlines():
+        if line.startswith(line_start + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_a_falco_alert_uses_the_default_rule_and_a_resend_raises_its_count(
+    cluster: LocalCluster,
+    namespace: str,
+    matcher: RunningMatcher,
+    default_rule: dict[str, Any],
+    web_pod: dict[str, Any],
 ) -> None:
-    rule_name = playbook_rule["metadata"]["name"]
+    received = 'quarantine_matcher_external_alerts_received_total{source="falco"}'
+    received_before = metric(matcher, received)
     alert = falcosidekick_alert(namespace, web_pod["metadata"]["name"])
-    answers: list[dict[str, Any]] = []
+    answers = []
+    for _ in range(2):
+        response = post_alerts(matcher, "falco", alert)  # no ?rule=: the default applies
+        assert response.status_code == 200, response.text
+        answers.append(response.json())
 
-    async def scenario(client: httpx.AsyncClient) -> None:
-        for _ in range(2):
-            response = await client.post(f"/v1/alerts/falco?rule={rule_name}", json=alert)
-            assert response.status_code == 200, response.text
-            answers.append(response.json())
-
-    run_intake(cluster, scenario)
     assert answers[0]["alerts"] == answers[1]["alerts"]
     (reference,) = answers[0]["alerts"]
     alert_namespace, alert_name = reference.split("/")
@@ -148,8 +163,8 @@ def test_a_falco_alert_becomes_an_alert_and_a_resend_raises_its_count(
     assert spec["source"] == "falco"
     assert spec["count"] == 2
     assert spec["rule"] == {
-        "name": rule_name,
-        "ruleId": playbook_rule["spec"]["ruleId"],
+        "name": DEFAULT_RULE,
+        "ruleId": default_rule["spec"]["ruleId"],
         "severity": "medium",
         "riskScore": 47,
     }
@@ -162,10 +177,21 @@ def test_a_falco_alert_becomes_an_alert_and_a_resend_raises_its_count(
     }
     assert spec["firstSeen"].startswith("2026-11-28T07:10:00.123456")
     assert spec["events"][0]["rule"] == "Read sensitive file untrusted"
+    assert metric(matcher, received) == received_before + 2
+
+    def counted() -> bool:
+        status = get_json(cluster, "detectionrule", DEFAULT_RULE).get("status") or {}
+        return bool(status.get("alertCount", 0) >= 2 and status.get("lastAlertTime"))
+
+    wait_for("the playbook rule's alertCount to be raised", counted, timeout=30)
 
 
 def test_an_elastic_alert_naming_only_the_container_finds_its_pod(
-    cluster: LocalCluster, namespace: str, playbook_rule: Any, web_pod: dict[str, Any]
+    cluster: LocalCluster,
+    namespace: str,
+    matcher: RunningMatcher,
+    named_rule: dict[str, Any],
+    web_pod: dict[str, Any],
 ) -> None:
     container_id = web_pod["status"]["containerStatuses"][0]["containerID"].split("://", 1)[1]
     document = {
@@ -178,20 +204,14 @@ def test_an_elastic_alert_naming_only_the_container_finds_its_pod(
         "container": {"id": container_id},
         "process": {"name": "tar", "args": ["tar", "czf", "/tmp/x", "/root/.ssh/id_rsa"]},
     }
-    answer: dict[str, Any] = {}
-
-    async def scenario(client: httpx.AsyncClient) -> None:
-        rule = playbook_rule["metadata"]["name"]
-        response = await client.post(f"/v1/alerts/elastic?rule={rule}", json=[document])
-        assert response.status_code == 200, response.text
-        answer.update(response.json())
-
-    run_intake(cluster, scenario)
-    (reference,) = answer["alerts"]
+    rule = named_rule["metadata"]["name"]
+    response = post_alerts(matcher, "elastic", [document], rule=rule)
+    assert response.status_code == 200, response.text
+    (reference,) = response.json()["alerts"]
     assert reference.startswith(f"{namespace}/elastic-sensitive-files-compression")
-    stored = get_json(cluster, "-n", namespace, "alert", reference.split("/")[1])
-    spec = stored["spec"]
+    spec = get_json(cluster, "-n", namespace, "alert", reference.split("/")[1])["spec"]
     assert spec["source"] == "elastic"
+    assert spec["rule"]["name"] == rule
     assert spec["rule"]["ruleId"] == "475b42f0-61fb-4ef0-8a85-597458bfb0a1"
     assert (spec["rule"]["severity"], spec["rule"]["riskScore"]) == ("high", 73)
     assert spec["target"]["pod"] == web_pod["metadata"]["name"]
@@ -199,19 +219,19 @@ def test_an_elastic_alert_naming_only_the_container_finds_its_pod(
     assert spec["target"]["containerName"] == "nginx"
 
 
-def test_a_missing_playbook_rule_or_token_creates_nothing(
-    cluster: LocalCluster, namespace: str, crds_installed: LocalCluster, web_pod: dict[str, Any]
+def test_a_missing_playbook_rule_a_wrong_token_or_a_big_body_creates_nothing(
+    cluster: LocalCluster, namespace: str, matcher: RunningMatcher, web_pod: dict[str, Any]
 ) -> None:
     alert = falcosidekick_alert(namespace, web_pod["metadata"]["name"])
+    missing = post_alerts(matcher, "falco", alert, rule="no-such-rule-anywhere")
+    assert missing.status_code == 422
+    assert "no-such-rule-anywhere" in missing.json()["error"]
+    refused = (
+        'quarantine_matcher_external_alert_requests_rejected_total{source="falco",status="422"}'
+    )
+    assert metric(matcher, refused) >= 1
 
-    async def scenario(client: httpx.AsyncClient) -> None:
-        response = await client.post("/v1/alerts/falco?rule=no-such-rule-anywhere", json=alert)
-        assert response.status_code == 422
-        assert "no-such-rule-anywhere" in response.json()["error"]
-        response = await client.post(
-            "/v1/alerts/falco?rule=x", json=alert, headers={"Authorization": "Bearer wrong"}
-        )
-        assert response.status_code == 401
-
-    run_intake(cluster, scenario)
+    assert post_alerts(matcher, "falco", alert, token="wrong").status_code == 401
+    big = {**alert, "output": "x" * MAX_BODY}
+    assert post_alerts(matcher, "falco", big).status_code == 413
     assert get_json(cluster, "-n", namespace, "alerts")["items"] == []

@@ -92,10 +92,10 @@ def test_explain_shows_the_model_descriptions(crds_installed: LocalCluster) -> N
         ({"riskScore": 101}, "strict", "spec.riskScore: Invalid value: 101"),
         ({"severity": "urgent"}, "strict", 'spec.severity: Unsupported value: "urgent"'),
         ({"interval": "5 minutes"}, "strict", "spec.interval: Invalid value"),
-        ({"response": {"actions": [{"explode": {}}]}}, "strict", "explode"),
-        # Without kubectl's field validation the unknown key is pruned, and the now empty action
-        # item still fails the schema's minProperties: the API server itself enforces it.
-        ({"response": {"actions": [{"explode": {}}]}}, "false", "should have at least 1"),
+        # Action items keep unknown keys (so the webhook can name them); the schema's CEL rule
+        # refuses an unknown action itself, with or without kubectl's field validation.
+        ({"response": {"actions": [{"explode": {}}]}}, "strict", "needs one of: isolate"),
+        ({"response": {"actions": [{"explode": {}}]}}, "false", "needs one of: isolate"),
         (
             {"response": {"actions": [{"isolate": {}, "deletePod": {}}]}},
             "strict",

@@ -120,7 +120,10 @@ def test_install_runs_everything_on_kwok_nodes(
     cluster: LocalCluster, namespace: str, release: str
 ) -> None:
     notes = install(cluster, release, namespace)
-    assert f"{release}-quarantine-matcher.{namespace}.svc:8080/v1/events" in notes
+    matcher_url = f"http://{release}-quarantine-matcher.{namespace}.svc:8080"
+    assert f"{matcher_url}/v1/events" in notes
+    assert f"{matcher_url}/v1/alerts/elastic?rule=" in notes
+    assert f"{matcher_url}/v1/alerts/falco?rule=" in notes
     assert "kubectl get alerts" in notes
 
     deployment = get_json(cluster, "deployment", f"{release}-quarantine-operator", "-n", namespace)
@@ -214,6 +217,8 @@ def test_upgrade_keeps_the_token_and_applies_new_values(
         "--set",
         "log.level=debug",
         "--set",
+        "matcher.alertIntake.defaultRule=isolate-pod",
+        "--set",
         "networkPolicy.metricsFrom[0].podSelector.matchLabels.app=prometheus",
         "--wait",
         "--timeout",
@@ -227,6 +232,10 @@ def test_upgrade_keeps_the_token_and_applies_new_values(
     assert deployment["status"].get("readyReplicas") == 2
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--verbose" in args and f"--peering={release}-quarantine" in args
+    daemonset = get_json(cluster, "daemonset", f"{release}-quarantine-matcher", "-n", namespace)
+    matcher_args = daemonset["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--default-alert-rule=isolate-pod" in matcher_args
+    assert 'Without ?rule=, "isolate-pod" does.' in result.stdout
     policy = get_json(cluster, "networkpolicy", f"{release}-quarantine-operator", "-n", namespace)
     metrics_rule = next(r for r in policy["spec"]["ingress"] if r["ports"][0]["port"] == "metrics")
     assert metrics_rule["from"] == [{"podSelector": {"matchLabels": {"app": "prometheus"}}}]

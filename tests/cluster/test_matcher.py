@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,7 +69,11 @@ class RunningMatcher:
 
 @contextlib.contextmanager
 def run_matcher(
-    cluster: LocalCluster, workdir: Path, token_args: list[str], token: str
+    cluster: LocalCluster,
+    workdir: Path,
+    token_args: list[str],
+    token: str,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[RunningMatcher]:
     """`quarantine matcher` as a subprocess on a free port, until it answers /readyz."""
     log_file = workdir / "matcher.log"
@@ -83,6 +87,7 @@ def run_matcher(
                 f"--listen=127.0.0.1:{port}",
                 *token_args,
                 f"--max-body-bytes={MAX_BODY}",
+                *extra_args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -273,6 +273,16 @@ def test_peering_object_needs_the_kopf_crd(helm: Helm) -> None:
     assert one(docs, "ClusterKopfPeering")["metadata"]["name"] == f"{RELEASE}-quarantine"
 
 
+def test_the_default_alert_rule_is_passed_only_when_set(helm: Helm) -> None:
+    def matcher_args(*settings: str) -> list[str]:
+        args: list[str] = container(one(render(helm, *settings), "DaemonSet"))["args"]
+        return args
+
+    assert not any(a.startswith("--default-alert-rule") for a in matcher_args())
+    chosen = matcher_args("matcher.alertIntake.defaultRule=isolate-pod")
+    assert "--default-alert-rule=isolate-pod" in chosen
+
+
 def test_matcher_can_be_left_out(helm: Helm) -> None:
     docs = render(helm, "matcher.enabled=false")
     assert by_kind(docs, "DaemonSet") == []
@@ -340,6 +350,11 @@ def test_the_test_script_is_valid_python(helm: Helm) -> None:
         ("securityContext.privileged=true", "/securityContext/privileged", "false"),
         ("webhook.failurePolicy=Maybe", "/webhook/failurePolicy", "Fail"),
         ("matcher.maxRequestBytes=10", "/matcher/maxRequestBytes", "minimum"),
+        (
+            "matcher.alertIntake.defaultRule=Isolate_Pod",
+            "/matcher/alertIntake/defaultRule",
+            "pattern",
+        ),
         ("fullnameOverride=Not_A_Name", "/fullnameOverride", "pattern"),
         ("ingest.tls.enabled=true", "/ingest/tls/existingSecret", "minLength"),
         (
@@ -402,6 +417,7 @@ def expand_kubernetes_env(arg: str) -> str:
         ),
         ("DaemonSet", "matcher", ()),
         ("DaemonSet", "matcher", ("ingest.tls.enabled=true", "ingest.tls.existingSecret=t")),
+        ("DaemonSet", "matcher", ("matcher.alertIntake.defaultRule=isolate-pod",)),
     ],
 )
 def test_rendered_args_parse_with_the_real_cli(

@@ -81,6 +81,9 @@ parses the rendered args with the real CLI parser to keep them in step.
 - --token-file={{ include "quarantine.tokenMountPath" . }}/token
 - --max-body-bytes={{ int64 .Values.matcher.maxRequestBytes }}
 - --fallback-namespace=$(POD_NAMESPACE)
+{{- with .Values.matcher.alertIntake.defaultRule }}
+- --default-alert-rule={{ . }}
+{{- end }}
 - --log-level={{ .Values.log.level }}
 {{- if .Values.ingest.tls.enabled }}
 - --tls-cert={{ include "quarantine.ingestCertMountPath" . }}/tls.crt

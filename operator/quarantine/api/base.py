@@ -7,6 +7,7 @@ from typing import Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 API_GROUP: Final = "quarantine.io"
 API_VERSION: Final = "v1alpha1"
@@ -23,6 +24,22 @@ class ApiModel(BaseModel):
         # Field docstrings become schema descriptions, so `kubectl explain` shows them.
         use_attribute_docstrings=True,
     )
+
+
+KEEP_UNKNOWN_FIELDS_FOR_ADMISSION: Final[JsonDict] = {"x-kubernetes-preserve-unknown-fields": True}
+"""CRD schema marker for objects whose unknown fields must reach the validating webhook.
+
+A structural CRD prunes unknown fields before admission, so a client that skips strict field
+validation (`kubectl apply --validate=false`, most API libraries) would have a misspelt option
+silently dropped. Keeping them lets the webhook's models (extra="forbid") refuse them by path.
+The declared properties stay in the schema, so `kubectl explain` still documents them."""
+
+
+class AdmissionCheckedModel(ApiModel):
+    """An ApiModel whose CRD schema keeps unknown fields for the webhook to refuse."""
+
+    # Pydantic merges this with ApiModel's config.
+    model_config = ConfigDict(json_schema_extra=KEEP_UNKNOWN_FIELDS_FOR_ADMISSION)
 
 
 class ObjectMeta(BaseModel):

@@ -85,7 +85,12 @@ def _type_of(field: dict[str, Any], required: bool) -> str:
     kind = field["type"]
     if kind == "array":
         kind = f"list of {_type_of(field['items'], required=False)}"
-    elif kind == "object" and field.get("x-kubernetes-preserve-unknown-fields"):
+    elif (
+        kind == "object"
+        and field.get("x-kubernetes-preserve-unknown-fields")
+        and "properties" not in field
+    ):
+        # With declared properties the flag only lets the webhook see (and refuse) unknown keys.
         kind = "free-form object"
     elif kind == "object" and "additionalProperties" in field:
         kind = f"map of {field['additionalProperties']['type']}"

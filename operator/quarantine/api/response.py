@@ -13,7 +13,7 @@ from pydantic import (
     model_validator,
 )
 
-from quarantine.api.base import ApiModel
+from quarantine.api.base import KEEP_UNKNOWN_FIELDS_FOR_ADMISSION, AdmissionCheckedModel, ApiModel
 
 
 def _valid_cidr(text: str) -> str:
@@ -27,7 +27,7 @@ def _valid_cidr(text: str) -> str:
 Cidr = Annotated[str, AfterValidator(_valid_cidr)]
 
 
-class IsolateAction(ApiModel):
+class IsolateAction(AdmissionCheckedModel):
     """Cut the pod's network with a deny-all NetworkPolicy that selects it by a quarantine label."""
 
     allow_dns: bool = Field(default=False, alias="allowDNS")
@@ -42,7 +42,7 @@ class IsolateAction(ApiModel):
     leaves its Services and ReplicaSet); Report leaves the pod as is and marks isolation Partial."""
 
 
-class ScaleDownAction(ApiModel):
+class ScaleDownAction(AdmissionCheckedModel):
     """Scale the pod's owning workload (Deployment, StatefulSet, ReplicaSet, ReplicationController)
     to zero replicas through the scale subresource, remembering the original count for release."""
 
@@ -50,28 +50,28 @@ class ScaleDownAction(ApiModel):
     """What to do when the workload cannot be scaled (DaemonSet, Job, bare pod)."""
 
 
-class LabelAction(ApiModel):
+class LabelAction(AdmissionCheckedModel):
     """Add labels to the pod (removed again on release)."""
 
     labels: dict[str, str] = Field(min_length=1)
     """Labels to set on the pod."""
 
 
-class AnnotateAction(ApiModel):
+class AnnotateAction(AdmissionCheckedModel):
     """Add annotations to the pod (removed again on release)."""
 
     annotations: dict[str, str] = Field(min_length=1)
     """Annotations to set on the pod."""
 
 
-class DeletePodAction(ApiModel):
+class DeletePodAction(AdmissionCheckedModel):
     """Delete the pod. This cannot be undone by release."""
 
     grace_period_seconds: int | None = Field(default=None, ge=0)
     """Seconds the pod gets to stop; absent means the pod's own terminationGracePeriodSeconds."""
 
 
-class SecretKeyRef(ApiModel):
+class SecretKeyRef(AdmissionCheckedModel):
     """A key of a Secret in Quarantine's own namespace."""
 
     name: str = Field(min_length=1)
@@ -80,7 +80,7 @@ class SecretKeyRef(ApiModel):
     """Key in the Secret whose value is used."""
 
 
-class NotifyAction(ApiModel):
+class NotifyAction(AdmissionCheckedModel):
     """Send the alert to a webhook. Failures are recorded but never block containment."""
 
     secret_ref: SecretKeyRef
@@ -108,8 +108,20 @@ class PlaybookAction(ApiModel):
     """One step of the playbook. Exactly one key, naming the action, must be set."""
 
     # The API server enforces the one-key rule too (the Python check is in the validator below).
+    # Unknown keys are kept for the webhook, so the schema itself also demands a known action:
+    # with the webhook disabled, an unknown action is still refused rather than stored.
     model_config = ApiModel.model_config | {
-        "json_schema_extra": {"minProperties": 1, "maxProperties": 1}
+        "json_schema_extra": {
+            "minProperties": 1,
+            "maxProperties": 1,
+            **KEEP_UNKNOWN_FIELDS_FOR_ADMISSION,
+            "x-kubernetes-validations": [
+                {
+                    "rule": " || ".join(f"has(self.{name})" for name in ACTION_NAMES),
+                    "message": f"each action item needs one of: {', '.join(ACTION_NAMES)}",
+                }
+            ],
+        }
     }
 
     isolate: IsolateAction | None = None

@@ -17,8 +17,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "matcher",
         help="serve the event intake and write Alerts for rule matches",
-        description="Watch DetectionRules, take NDJSON events on POST /v1/events, and create "
-        "Alerts in the offending pod's namespace.",
+        description="Watch DetectionRules, take NDJSON events on POST /v1/events and other "
+        "engines' alerts on POST /v1/alerts/{elastic,falco}, and create Alerts in the offending "
+        "pod's namespace.",
     )
     parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or in-cluster)")
     parser.add_argument(
@@ -47,6 +48,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="namespace for Alerts whose pod cannot be found and whose event names no "
         "namespace (default: $POD_NAMESPACE; unset = report them to the sender only)",
     )
+    parser.add_argument(
+        "--default-alert-rule",
+        metavar="NAME",
+        help="DetectionRule whose response playbook answers alerts posted to /v1/alerts/elastic "
+        "or /v1/alerts/falco without ?rule=NAME (default: none; such requests get 400)",
+    )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     parser.set_defaults(handler=run)
 
@@ -69,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
             fallback_namespace=args.fallback_namespace or None,
+            default_alert_rule=args.default_alert_rule or None,
         )
         return run_matcher(options)
     except (ValueError, TokenError, SecretTokenError) as error:

@@ -66,6 +66,25 @@ class MatcherMetrics:
             ["rule"],
             registry=self.registry,
         )
+        self.external_alerts_received = Counter(
+            f"{PREFIX}_external_alerts_received",
+            "Alert documents received on /v1/alerts/<source>, by source (elastic, falco).",
+            ["source"],
+            registry=self.registry,
+        )
+        self.external_alerts_rejected = Counter(
+            f"{PREFIX}_external_alerts_rejected",
+            "Alert documents that did not become an Alert, by source and reason "
+            "(invalid_alert, rule_missing, write_failed).",
+            ["source", "reason"],
+            registry=self.registry,
+        )
+        self.external_alert_requests_rejected = Counter(
+            f"{PREFIX}_external_alert_requests_rejected",
+            "Alert intake requests refused whole, by source and HTTP status (401 not counted).",
+            ["source", "status"],
+            registry=self.registry,
+        )
         self.rules = Gauge(
             f"{PREFIX}_rules",
             "DetectionRules known to the matcher, by state (ready, invalid).",

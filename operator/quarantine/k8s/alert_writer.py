@@ -19,10 +19,21 @@ log = logging.getLogger(__name__)
 WriteResult = Literal["created", "updated"]
 HTTP_NOT_FOUND = 404
 HTTP_CONFLICT = 409
+HTTP_TOO_MANY_REQUESTS = 429
 
 
 class AlertWriteError(Exception):
-    pass
+    """An Alert that could not be written; `status` is the API server's answer (0: none)."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def retryable(self) -> bool:
+        """Whether sending the same detection again may succeed: the API server was unreachable,
+        overloaded or failing, or other writers kept winning the race."""
+        return self.status in (0, HTTP_CONFLICT, HTTP_TOO_MANY_REQUESTS) or self.status >= 500
 
 
 def alerts_path(namespace: str, name: str | None = None) -> str:
@@ -46,7 +57,8 @@ class AlertWriter:
             except ApiError as error:
                 if error.status != HTTP_CONFLICT:
                     raise AlertWriteError(
-                        f"cannot create Alert {occurrence.namespace}/{occurrence.name}: {error}"
+                        f"cannot create Alert {occurrence.namespace}/{occurrence.name}: {error}",
+                        status=error.status,
                     ) from error
             try:
                 existing = request_json(self._api, "GET", item)
@@ -62,7 +74,8 @@ class AlertWriter:
                 # 409: someone else updated it first; 404: it was deleted meanwhile. Both: again.
                 if error.status not in (HTTP_CONFLICT, HTTP_NOT_FOUND):
                     raise AlertWriteError(
-                        f"cannot update Alert {occurrence.namespace}/{occurrence.name}: {error}"
+                        f"cannot update Alert {occurrence.namespace}/{occurrence.name}: {error}",
+                        status=error.status,
                     ) from error
                 last_error = error
                 log.debug(
@@ -70,5 +83,6 @@ class AlertWriter:
                 )
         raise AlertWriteError(
             f"gave up on Alert {occurrence.namespace}/{occurrence.name} after "
-            f"{self._max_attempts} attempts: {last_error}"
+            f"{self._max_attempts} attempts: {last_error}",
+            status=HTTP_CONFLICT,
         )

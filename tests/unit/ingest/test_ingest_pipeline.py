@@ -40,7 +40,7 @@ class MemorySink:
 
     async def write(self, occurrence: AlertOccurrence) -> WriteResult:
         if self.fail:
-            raise AlertWriteError("API server unavailable")
+            raise AlertWriteError("API server unavailable", status=503)
         key = f"{occurrence.namespace}/{occurrence.name}"
         self.counts[key] = self.counts.get(key, 0) + occurrence.count
         if key in self.alerts:

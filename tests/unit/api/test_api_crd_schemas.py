@@ -26,6 +26,18 @@ from quarantine.commands.crds import register
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 FORBIDDEN_KEYS = {"$ref", "$defs", "anyOf", "oneOf", "allOf", "not", "const", "title"}
+ACTIONS = ".spec.response.actions[]"
+ADMISSION_CHECKED = {
+    ACTIONS,
+    *(
+        f"{ACTIONS}.{action}"
+        for action in ("isolate", "scaleDown", "label", "annotate", "deletePod", "notify")
+    ),
+    f"{ACTIONS}.notify.secretRef",
+}
+"""The one deliberate exception to pruning: playbook objects declare their properties and still
+keep unknown fields, so the validating webhook sees a misspelt option and refuses it by path even
+when the client skipped strict field validation (which the API server would otherwise prune)."""
 
 
 def main(argv: list[str]) -> int:
@@ -67,6 +79,30 @@ def test_schema_is_structural(resource: ResourceKind) -> None:
         assert "type" in node, f"{path} has no type"
         assert node.get("additionalProperties") is not False, path
         assert not ("properties" in node and "additionalProperties" in node), path
+
+
+def declared_yet_preserving(resource: ResourceKind) -> set[str]:
+    return {
+        path
+        for path, node in walk(schema_of(resource))
+        if "properties" in node and node.get("x-kubernetes-preserve-unknown-fields")
+    }
+
+
+def test_only_the_playbook_keeps_unknown_fields_beside_declared_ones() -> None:
+    assert declared_yet_preserving(DETECTION_RULE_KIND) == ADMISSION_CHECKED
+    assert declared_yet_preserving(ALERT_KIND) == set()
+
+
+def test_the_playbook_still_documents_its_options_and_demands_a_known_action() -> None:
+    spec = node_at(schema_of(DETECTION_RULE_KIND), "spec")
+    isolate = node_at(spec, "response.actions.[].isolate")
+    assert isolate["properties"]["allowDNS"]["description"]
+    action = node_at(spec, "response.actions.[]")
+    (validation,) = action["x-kubernetes-validations"]
+    known = ["isolate", "scaleDown", "label", "annotate", "deletePod", "notify"]
+    assert validation["rule"] == " || ".join(f"has(self.{name})" for name in known)
+    assert validation["message"] == f"each action item needs one of: {', '.join(known)}"
 
 
 @pytest.mark.parametrize("resource", RESOURCE_KINDS, ids=lambda r: r.kind)

@@ -1,0 +1,133 @@
+"""Turns an ExternalAlert into an Alert in the cluster: find the pod, take the playbook rule,
+and write through the matcher's own AlertWriter (create, or count a resend)."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from kubernetes import client
+
+from quarantine.detect.trim import trim_event
+from quarantine.ingest.external_alerts import ExternalAlert, ExternalAlertError
+from quarantine.k8s.alert_manifest import AlertOccurrence
+from quarantine.k8s.alert_writer import AlertWriter
+from quarantine.k8s.raw import ApiError, request_json
+from quarantine.k8s.rule_status import AlertCounter
+from quarantine.k8s.targets import ResolvedTarget, TargetHint
+
+DETECTION_RULES = "/apis/quarantine.io/v1alpha1/detectionrules"
+# DetectionRules are cluster-scoped objects, so their names are DNS-1123 subdomains.
+_RULE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_RULE_NAME_LIMIT = 253
+
+
+def check_rule_name(name: str) -> str:
+    """`name` if it can name a DetectionRule; otherwise a ValueError saying why not."""
+    if len(name) > _RULE_NAME_LIMIT or not _RULE_NAME.match(name):
+        raise ValueError(
+            f"{name!r} cannot name a DetectionRule: use lowercase letters, digits, '-' and '.', "
+            f"starting and ending with a letter or digit, at most {_RULE_NAME_LIMIT} characters"
+        )
+    return name
+
+
+class PlaybookRuleMissing(LookupError):
+    """The DetectionRule that should provide the playbook does not exist."""
+
+
+class TargetResolving(Protocol):
+    def resolve(self, hint: TargetHint) -> ResolvedTarget: ...
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An Alert written for one external alert."""
+
+    namespace: str
+    name: str
+    result: Literal["created", "updated"]
+    warning: str | None = None
+
+
+class AlertRecording(Protocol):
+    """What the intake routes need: the playbook rule's id, and writing one alert."""
+
+    def playbook_rule_id(self, rule_name: str) -> str | None: ...
+
+    def record(self, alert: ExternalAlert, playbook_rule: str) -> Recorded: ...
+
+
+class ExternalAlertRecorder:
+    """Creates (or, for a resent alert, counts again) the Alert for an ExternalAlert.
+
+    Blocking client calls; the routes run them in threads. Write failures surface as
+    `AlertWriteError`, whose `retryable` says whether the sender should try again. With a
+    `counter`, each write also adds to the playbook rule's `status.alertCount`.
+    """
+
+    def __init__(
+        self,
+        api: client.ApiClient,
+        resolver: TargetResolving,
+        *,
+        writer: AlertWriter | None = None,
+        counter: AlertCounter | None = None,
+        rule_cache_seconds: float = 30.0,
+    ) -> None:
+        self._api = api
+        self._resolver = resolver
+        self._writer = writer or AlertWriter(api)
+        self._counter = counter
+        self._rule_cache_seconds = rule_cache_seconds
+        self._rule_ids: dict[str, tuple[float, str | None]] = {}
+
+    def playbook_rule_id(self, rule_name: str) -> str | None:
+        """The ruleId of DetectionRule `rule_name`; PlaybookRuleMissing when there is none."""
+        cached = self._rule_ids.get(rule_name)
+        if cached and time.monotonic() - cached[0] < self._rule_cache_seconds:
+            return cached[1]
+        try:
+            rule = request_json(self._api, "GET", f"{DETECTION_RULES}/{rule_name}")
+        except ApiError as error:
+            if error.status == 404:
+                raise PlaybookRuleMissing(rule_name) from None
+            raise
+        rule_id = (rule.get("spec") or {}).get("ruleId")
+        self._rule_ids[rule_name] = (time.monotonic(), rule_id)
+        return rule_id
+
+    def record(self, alert: ExternalAlert, playbook_rule: str) -> Recorded:
+        fallback_rule_id = self.playbook_rule_id(playbook_rule)
+        target = self._resolver.resolve(alert)
+        if not target.namespace:
+            raise ExternalAlertError(
+                f"container {alert.container_id} is not running in any known pod, and the alert "
+                "names no namespace and pod"
+            )
+        occurrence = AlertOccurrence(
+            name=alert.alert_name,
+            namespace=target.namespace,
+            rule_name=playbook_rule,
+            rule_id=alert.rule_id or fallback_rule_id,
+            severity=alert.severity,
+            risk_score=alert.risk_score,
+            target=target,
+            first_seen=alert.timestamp,
+            last_seen=alert.timestamp,
+            count=1,
+            events=[trim_event(alert.document)],
+            source=alert.source,
+        )
+        result = self._writer.write(occurrence)
+        if self._counter is not None:
+            # The playbook rule's alertCount sums the counts of the Alerts that name it.
+            self._counter.record(playbook_rule, occurrence.count, occurrence.last_seen)
+        warning = None
+        if not target.resolved:
+            warning = (
+                f"pod {target.namespace}/{target.pod} is not known (yet); Alert written as named"
+            )
+        return Recorded(target.namespace, occurrence.name, result, warning)
