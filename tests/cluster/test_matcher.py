@@ -280,6 +280,31 @@ def test_attack_event_creates_one_alert_with_the_full_target_and_repeat_counts(
     assert 'quarantine_matcher_alerts_created_total{rule="sensitive-files-compression"}' in metrics
 
 
+def test_a_repeat_after_release_opens_a_new_alert(
+    cluster: LocalCluster, namespace: str, matcher: RunningMatcher, founding_rule: dict[str, Any]
+) -> None:
+    wait_for("the founding rule to be Ready", lambda: rule_ready(cluster, RULE_NAME))
+    pod = create_deployment(cluster, namespace, "cart", replicas=1)[0]
+    cid = container_id(pod)
+    time.sleep(1)  # the matcher's pod watch trails the API by a moment
+    assert matcher.post(ndjson(attack_event(cid))).status_code == 200
+    [first] = alerts(cluster, namespace)
+    first_name = first["metadata"]["name"]
+    cluster.kubectl(
+        "patch", "alert", first_name, "-n", namespace, "--type=merge",
+        "-p", '{"spec":{"release":true}}',
+    )  # fmt: skip
+
+    repeat = matcher.post(ndjson(attack_event(cid)))
+    assert repeat.status_code == 200, repeat.text
+    assert repeat.json()["alerts"] == [f"{namespace}/{first_name}-r2"]
+    by_name = {a["metadata"]["name"]: a for a in alerts(cluster, namespace)}
+    assert set(by_name) == {first_name, f"{first_name}-r2"}
+    # The released record is left as it was; the new Alert carries the repeat.
+    assert by_name[first_name]["spec"]["count"] == 1
+    assert by_name[f"{first_name}-r2"]["spec"]["count"] == 1
+
+
 def test_a_bad_line_is_reported_and_the_good_lines_still_alert(
     cluster: LocalCluster, namespace: str, matcher: RunningMatcher, founding_rule: dict[str, Any]
 ) -> None:

@@ -121,7 +121,7 @@ class ExternalAlertRecorder:
             events=[trim_event(alert.document)],
             source=alert.source,
         )
-        result = self._writer.write(occurrence)
+        written = self._writer.write(occurrence)
         if self._counter is not None:
             # The playbook rule's alertCount sums the counts of the Alerts that name it.
             self._counter.record(playbook_rule, occurrence.count, occurrence.last_seen)
@@ -130,4 +130,4 @@ class ExternalAlertRecorder:
             warning = (
                 f"pod {target.namespace}/{target.pod} is not known (yet); Alert written as named"
             )
-        return Recorded(target.namespace, occurrence.name, result, warning)
+        return Recorded(target.namespace, written.name, written.result, warning)

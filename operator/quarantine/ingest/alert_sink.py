@@ -6,11 +6,11 @@ import asyncio
 from typing import Protocol
 
 from quarantine.k8s.alert_manifest import AlertOccurrence
-from quarantine.k8s.alert_writer import AlertWriter, WriteResult
+from quarantine.k8s.alert_writer import AlertWriter, Written
 
 
 class AlertSink(Protocol):
-    async def write(self, occurrence: AlertOccurrence) -> WriteResult: ...
+    async def write(self, occurrence: AlertOccurrence) -> Written: ...
 
 
 class KubernetesAlertSink:
@@ -19,6 +19,6 @@ class KubernetesAlertSink:
         # Bounded so a burst of detections cannot open hundreds of API connections at once.
         self._slots = asyncio.Semaphore(concurrency)
 
-    async def write(self, occurrence: AlertOccurrence) -> WriteResult:
+    async def write(self, occurrence: AlertOccurrence) -> Written:
         async with self._slots:
             return await asyncio.to_thread(self._writer.write, occurrence)

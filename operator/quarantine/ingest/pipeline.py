@@ -169,7 +169,7 @@ class EventPipeline:
         occurrence = _occurrence(group)
         rule = occurrence.rule_name
         try:
-            result = await self._sink.write(occurrence)
+            written = await self._sink.write(occurrence)
         except Exception as error:  # reported per line; the sender resends the batch
             log.error("cannot write Alert %s/%s: %s", occurrence.namespace, occurrence.name, error)
             self._metrics.alert_write_failures.labels(rule).inc()
@@ -184,10 +184,12 @@ class EventPipeline:
                 )
             return None
         (
-            self._metrics.alerts_created if result == "created" else self._metrics.alerts_updated
+            self._metrics.alerts_created
+            if written.result == "created"
+            else self._metrics.alerts_updated
         ).labels(rule).inc()
         self._counter.record(rule, occurrence.count, occurrence.last_seen)
-        return f"{occurrence.namespace}/{occurrence.name}"
+        return f"{occurrence.namespace}/{written.name}"
 
 
 def _occurrence(group: _Group) -> AlertOccurrence:

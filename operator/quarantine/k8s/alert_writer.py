@@ -2,12 +2,19 @@
 
 The name is deterministic, so "create" is the test-and-set: 409 AlreadyExists means the Alert
 is there, and the repeat raises its count under optimistic concurrency instead.
+
+A released Alert (or one being deleted) is closed: its pod was let go on purpose, so a repeat of
+the attack must be contained again rather than counted on a record nobody acts on. The repeat
+goes to the next name of a deterministic chain (`<name>-r2`, `<name>-r3`, ...), which every
+replica computes alike, so the chain never forks.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from kubernetes import client
 
@@ -20,6 +27,28 @@ WriteResult = Literal["created", "updated"]
 HTTP_NOT_FOUND = 404
 HTTP_CONFLICT = 409
 HTTP_TOO_MANY_REQUESTS = 429
+MAX_NAME_LENGTH = 63
+
+
+@dataclasses.dataclass(frozen=True)
+class Written:
+    """What `AlertWriter.write` did, and to which Alert (a successor when the first was closed)."""
+
+    result: WriteResult
+    name: str
+
+
+def successor_name(name: str, generation: int) -> str:
+    """The name of the Alert that follows `name` once its predecessors were released."""
+    suffix = f"-r{generation}"
+    return name[: MAX_NAME_LENGTH - len(suffix)].rstrip("-") + suffix
+
+
+def is_closed(alert: Mapping[str, Any]) -> bool:
+    """Released, or on its way out: a repeat must not be folded into it."""
+    spec = alert.get("spec") or {}
+    metadata = alert.get("metadata") or {}
+    return bool(spec.get("release")) or bool(metadata.get("deletionTimestamp"))
 
 
 class AlertWriteError(Exception):
@@ -46,14 +75,20 @@ class AlertWriter:
         self._api = api
         self._max_attempts = max_attempts
 
-    def write(self, occurrence: AlertOccurrence) -> WriteResult:
-        collection = alerts_path(occurrence.namespace)
-        item = alerts_path(occurrence.namespace, occurrence.name)
+    def write(self, occurrence: AlertOccurrence) -> Written:
+        first_name = occurrence.name
+        generation = 1
         last_error: ApiError | None = None
         for _ in range(self._max_attempts):
+            if generation > 1:
+                occurrence = dataclasses.replace(
+                    occurrence, name=successor_name(first_name, generation)
+                )
+            collection = alerts_path(occurrence.namespace)
+            item = alerts_path(occurrence.namespace, occurrence.name)
             try:
                 request_json(self._api, "POST", collection, body=alert_manifest(occurrence))
-                return "created"
+                return Written("created", occurrence.name)
             except ApiError as error:
                 if error.status != HTTP_CONFLICT:
                     raise AlertWriteError(
@@ -62,6 +97,9 @@ class AlertWriter:
                     ) from error
             try:
                 existing = request_json(self._api, "GET", item)
+                if is_closed(existing):
+                    generation += 1
+                    continue
                 request_json(
                     self._api,
                     "PATCH",
@@ -69,7 +107,7 @@ class AlertWriter:
                     body=repeat_patch(existing, occurrence),
                     content_type=MERGE_PATCH,
                 )
-                return "updated"
+                return Written("updated", occurrence.name)
             except ApiError as error:
                 # 409: someone else updated it first; 404: it was deleted meanwhile. Both: again.
                 if error.status not in (HTTP_CONFLICT, HTTP_NOT_FOUND):

@@ -19,7 +19,7 @@ from quarantine.ingest.ndjson import ParsedLine
 from quarantine.ingest.outcome import BatchOutcome
 from quarantine.ingest.pipeline import EventPipeline
 from quarantine.k8s.alert_manifest import AlertOccurrence
-from quarantine.k8s.alert_writer import AlertWriteError, WriteResult
+from quarantine.k8s.alert_writer import AlertWriteError, Written, is_closed, successor_name
 from quarantine.k8s.namespace_index import NamespaceIndex
 from quarantine.k8s.pod_index import PodIndex, PodRecord
 from quarantine.k8s.targets import TargetResolver
@@ -38,15 +38,15 @@ class MemorySink:
         self.counts: dict[str, int] = {}
         self.fail = fail
 
-    async def write(self, occurrence: AlertOccurrence) -> WriteResult:
+    async def write(self, occurrence: AlertOccurrence) -> Written:
         if self.fail:
             raise AlertWriteError("API server unavailable", status=503)
         key = f"{occurrence.namespace}/{occurrence.name}"
         self.counts[key] = self.counts.get(key, 0) + occurrence.count
         if key in self.alerts:
-            return "updated"
+            return Written("updated", occurrence.name)
         self.alerts[key] = occurrence
-        return "created"
+        return Written("created", occurrence.name)
 
 
 class MemoryCounter:
@@ -202,3 +202,17 @@ def test_write_failure_asks_the_sender_to_resend() -> None:
 def test_format_choice_reaches_the_normaliser(fmt: str) -> None:
     outcome, sink, _, _ = run([attack()], event_format=fmt)
     assert outcome.accepted == 1 and len(sink.alerts) == 1
+
+
+def test_successor_names_are_deterministic_and_fit_a_dns_label() -> None:
+    long_name = "a" * 63
+    assert successor_name("rule-0123abcd", 2) == "rule-0123abcd-r2"
+    assert successor_name(long_name, 2) == "a" * 60 + "-r2"
+    assert len(successor_name(long_name, 12)) == 63
+    assert successor_name("x" * 61 + "-y", 2) == "x" * 60 + "-r2"
+
+
+def test_released_or_deleting_alerts_are_closed() -> None:
+    assert is_closed({"spec": {"release": True}})
+    assert is_closed({"metadata": {"deletionTimestamp": "2026-11-28T07:00:00Z"}, "spec": {}})
+    assert not is_closed({"metadata": {}, "spec": {"release": False, "count": 3}})
