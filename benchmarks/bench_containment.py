@@ -34,7 +34,7 @@ import httpx
 from kubernetes import watch
 
 from quarantine.k8s.client import load_api_client
-from quarantine.respond.kube import Kube, KubeError
+from quarantine.k8s.raw import ApiError, Kube
 
 REPO = Path(__file__).resolve().parents[1]
 QUARANTINE = Path(sys.executable).parent / "quarantine"
@@ -354,7 +354,7 @@ class Bench:
                 self.process.kill()
         base = f"/apis/quarantine.io/v1alpha1/namespaces/{self.namespace}/alerts"
         for item in self.kube.list_items(base):
-            with contextlib.suppress(KubeError):
+            with contextlib.suppress(ApiError):
                 self.kube.merge_patch(
                     f"{base}/{item['metadata']['name']}", {"metadata": {"finalizers": None}}
                 )

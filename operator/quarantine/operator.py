@@ -57,6 +57,7 @@ async def configure_responder(
     settings.scanning.disabled = True
     settings.networking.request_timeout = 30
     state.configure_admission(settings)
+    state.configure_peering(settings)
     await state.start_companions()
     recalled = await state.recall_containments()
     logger.info("responder ready; %d earlier containments count toward the limits", recalled)

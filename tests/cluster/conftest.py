@@ -89,11 +89,15 @@ def crds_installed(cluster: LocalCluster) -> LocalCluster:
     ]
     for name in names:
         cluster.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
-    # Discovery lags Established by a moment; wait until kubectl can resolve the kinds.
+    # Discovery lags Established by a moment; wait until kubectl can resolve every kind.
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        resources = cluster.kubectl("api-resources", "--api-group=quarantine.io", check=False)
-        if all(name.split(".")[0] in resources.stdout for name in names):
-            break
-        time.sleep(0.5)
+    for name in names:
+        plural, group = name.split(".", 1)
+        while time.monotonic() < deadline:
+            resources = cluster.kubectl("api-resources", f"--api-group={group}", check=False)
+            if plural in resources.stdout.split():
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"{name} is Established but not in API discovery after 30s")
     return cluster

@@ -27,7 +27,9 @@ NAMESPACED_KINDS = (
     "deployments,daemonsets,replicasets,services,serviceaccounts,secrets,configmaps,"
     "networkpolicies,poddisruptionbudgets,roles,rolebindings,leases"
 )
-CLUSTER_KINDS = "clusterroles,clusterrolebindings,validatingwebhookconfigurations"
+CLUSTER_KINDS = (
+    "clusterroles,clusterrolebindings,validatingwebhookconfigurations,clusterkopfpeerings.kopf.dev"
+)
 
 
 def release_name(namespace: str) -> str:
@@ -99,7 +101,10 @@ def test_lint_is_clean(cluster: LocalCluster) -> None:
         assert "[WARNING]" not in result.stdout and "[ERROR]" not in result.stdout
 
 
-def test_rendered_chart_passes_a_server_side_dry_run(cluster: LocalCluster, namespace: str) -> None:
+def test_rendered_chart_passes_a_server_side_dry_run(
+    cluster: LocalCluster, crds_installed: LocalCluster, namespace: str
+) -> None:
+    """crds_installed: `helm template` leaves out crds/, and two replicas make a peering object."""
     version = cluster.kubectl("version", "-o", "json").stdout
     server = json.loads(version)["serverVersion"]["gitVersion"]
     for sets in ([], ["--set", "operator.replicas=2", "--set", "matcher.enabled=false"]):
@@ -108,6 +113,7 @@ def test_rendered_chart_passes_a_server_side_dry_run(cluster: LocalCluster, name
         ).stdout
         kinds = {doc["kind"] for doc in yaml.safe_load_all(rendered) if doc}
         assert {"Deployment", "NetworkPolicy", "PodDisruptionBudget"} <= kinds
+        assert ("ClusterKopfPeering" in kinds) == ("operator.replicas=2" in sets)
         assert ("DaemonSet" in kinds) == ("matcher.enabled=false" not in sets)
         result = cluster.kubectl(
             "apply", "--dry-run=server", "-n", namespace, "-f", "-", input=rendered, check=False
@@ -231,7 +237,13 @@ def test_upgrade_keeps_the_token_and_applies_new_values(
     deployment = get_json(cluster, "deployment", f"{release}-quarantine-operator", "-n", namespace)
     assert deployment["status"].get("readyReplicas") == 2
     args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert "--verbose" in args and f"--peering={release}-quarantine" in args
+    peering = f"{release}-quarantine-{namespace}"
+    assert "--verbose" in args and f"--peering={peering}" in args
+    # The standby's peering object, from the chart's own kopf.dev CRD.
+    peering_object = get_json(cluster, "clusterkopfpeering", peering)
+    assert peering_object["metadata"]["labels"]["app.kubernetes.io/instance"] == release
+    assert f"kubectl get clusterkopfpeering {peering} -o yaml" in result.stdout
+    assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
     daemonset = get_json(cluster, "daemonset", f"{release}-quarantine-matcher", "-n", namespace)
     matcher_args = daemonset["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--default-alert-rule=isolate-pod" in matcher_args
@@ -246,8 +258,9 @@ def test_upgrade_keeps_the_token_and_applies_new_values(
 def test_uninstall_leaves_only_the_crds(
     cluster: LocalCluster, namespace: str, release: str
 ) -> None:
-    install(cluster, release, namespace)
+    install(cluster, release, namespace, "operator.replicas=2")
     assert labelled(cluster, NAMESPACED_KINDS, release, namespace)
+    assert labelled(cluster, "clusterkopfpeerings.kopf.dev", release, None)
     result = cluster.helm("uninstall", release, "-n", namespace, "--wait", "--timeout", WAIT)
     assert "uninstalled" in result.stdout
     assert labelled(cluster, NAMESPACED_KINDS, release, namespace) == []
@@ -262,7 +275,13 @@ def test_uninstall_leaves_only_the_crds(
         lambda: labelled(cluster, "pods", release, namespace) == [],
     )
     # Helm never deletes CRDs (they would take every DetectionRule and Alert with them).
-    cluster.kubectl("get", "crd", "detectionrules.quarantine.io", "alerts.quarantine.io")
+    cluster.kubectl(
+        "get",
+        "crd",
+        "detectionrules.quarantine.io",
+        "alerts.quarantine.io",
+        "clusterkopfpeerings.kopf.dev",
+    )
 
 
 def test_install_with_bad_values_is_refused_and_creates_nothing(

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -95,18 +95,34 @@ def _server_version(cluster: LocalCluster) -> str:
     return str(version["serverVersion"]["gitVersion"]).lstrip("v")
 
 
-@pytest.fixture(scope="module")
-def identity(
-    cluster: LocalCluster, crds_installed: LocalCluster, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Identity]:
-    work = tmp_path_factory.mktemp("identity")
+@dataclass(frozen=True)
+class ChartIdentity:
+    """The chart's operator ServiceAccount and RBAC, applied to the cluster from `rendered`."""
+
+    identity: Identity
+    rendered: str
+
+    def manifests(self, kind: str) -> list[dict[str, Any]]:
+        return [doc for doc in yaml.safe_load_all(self.rendered) if doc and doc["kind"] == kind]
+
+
+def install_chart_identity(
+    cluster: LocalCluster,
+    work: Path,
+    *,
+    extra_files: tuple[str, ...] = (),
+    values: tuple[str, ...] = (),
+) -> ChartIdentity:
+    """Render the chart's RBAC (plus `extra_files`, with `values` set) into a fresh namespace,
+    apply it, and write a kubeconfig holding a token of the operator's ServiceAccount."""
     chart = work / "chart"
-    for relative in RBAC_CHART_FILES:
+    for relative in (*RBAC_CHART_FILES, *extra_files):
         (chart / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(CHART / relative, chart / relative)
     suffix = uuid.uuid4().hex[:6]
     namespace, release = f"quarantine-{suffix}", f"q{suffix}"
     cluster.kubectl("create", "namespace", namespace)
+    settings = [arg for value in values for arg in ("--set", value)]
     rendered = cluster.helm(
         "template",
         release,
@@ -115,6 +131,7 @@ def identity(
         namespace,
         "--kube-version",
         _server_version(cluster),
+        *settings,
     ).stdout
     cluster.kubectl("apply", "-n", namespace, "-f", "-", input=rendered)
     service_account = next(
@@ -144,11 +161,31 @@ def identity(
             }
         )
     )
-    yield Identity(namespace, service_account, kubeconfig)
+    return ChartIdentity(Identity(namespace, service_account, kubeconfig), rendered)
+
+
+def remove_chart_identity(cluster: LocalCluster, installed: ChartIdentity) -> None:
     cluster.kubectl(
-        "delete", "-f", "-", "--ignore-not-found", "--wait=false", input=rendered, check=False
+        "delete",
+        "-f",
+        "-",
+        "--ignore-not-found",
+        "--wait=false",
+        input=installed.rendered,
+        check=False,
     )
-    cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+    cluster.kubectl(
+        "delete", "namespace", installed.identity.namespace, "--wait=false", check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def identity(
+    cluster: LocalCluster, crds_installed: LocalCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Identity]:
+    installed = install_chart_identity(cluster, tmp_path_factory.mktemp("identity"))
+    yield installed.identity
+    remove_chart_identity(cluster, installed)
 
 
 def test_operator_identity_has_no_more_than_it_needs(
@@ -224,7 +261,9 @@ class Operators:
     started: list[RunningOperator] = field(default_factory=list)
     watched: set[str] = field(default_factory=set)
 
-    def start(self, *namespaces: str, flags: tuple[str, ...] = ()) -> RunningOperator:
+    def start(
+        self, *namespaces: str, flags: tuple[str, ...] = (), env: Mapping[str, str] | None = None
+    ) -> RunningOperator:
         self.watched.update(namespaces)
         port = free_port()
         log_file = self.workdir / f"operator-{len(self.started)}.log"
@@ -239,7 +278,13 @@ class Operators:
             *flags,
         ]
         with log_file.open("w") as log:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
+            process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env={**os.environ, **(env or {})},
+            )
         running = RunningOperator(process, log_file, port)
         self.started.append(running)
 

@@ -237,40 +237,129 @@ def test_network_policy_admits_only_the_service_ports(helm: Helm) -> None:
     ]
 
 
+PEERING = f"{RELEASE}-quarantine-{NAMESPACE}"
+
+
 def test_two_replicas_elect_a_leader_and_spread(helm: Helm) -> None:
     deployment = one(render(helm, "operator.replicas=2"), "Deployment")
     assert deployment["spec"]["replicas"] == 2
     args = container(deployment)["args"]
-    assert f"--peering={RELEASE}-quarantine" in args
-    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert f"--peering={PEERING}" in args
+    assert "--peering-lifetime=15" in args
+    # The new pod of a rollout comes up as the standby before an old one leaves.
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    env = {e["name"]: e.get("valueFrom") for e in container(deployment)["env"]}
+    assert env["POD_ID"] == {"fieldRef": {"fieldPath": "metadata.name"}}, "kopf's peer identity"
     affinity = deployment["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
     term = affinity["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
     assert term["topologyKey"] == "kubernetes.io/hostname"
+    lifetime = "operator.leaderElection.lifetimeSeconds=30"
+    args = container(one(render(helm, "operator.replicas=2", lifetime), "Deployment"))["args"]
+    assert "--peering-lifetime=30" in args
 
 
-def test_disabled_actions_are_passed_to_the_operator(helm: Helm) -> None:
-    settings = ("response.scaleDown.enabled=false", "response.deletePod.enabled=false")
+def operator_rules(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    (role,) = [
+        d
+        for d in by_kind(docs, "ClusterRole")
+        if d["metadata"]["name"] == f"{RELEASE}-quarantine-operator"
+    ]
+    rules: list[dict[str, Any]] = role["rules"]
+    return rules
+
+
+def test_two_replicas_get_their_peering_object_and_its_rbac(helm: Helm) -> None:
+    docs = render(helm, "operator.replicas=2")
+    peering = one(docs, "ClusterKopfPeering")
+    assert peering["apiVersion"] == "kopf.dev/v1"
+    assert peering["metadata"]["name"] == PEERING
+    kopf_rules = [r for r in operator_rules(docs) if r["apiGroups"] == ["kopf.dev"]]
+    # Exactly what kopf does: list and watch every peering object, patch its own record.
+    assert kopf_rules == [
+        {
+            "apiGroups": ["kopf.dev"],
+            "resources": ["clusterkopfpeerings"],
+            "verbs": ["list", "watch"],
+        },
+        {
+            "apiGroups": ["kopf.dev"],
+            "resources": ["clusterkopfpeerings"],
+            "resourceNames": [PEERING],
+            "verbs": ["patch"],
+        },
+    ]
+    # kopf peering uses no Leases.
+    every_rule = [
+        r for kind in ("ClusterRole", "Role") for d in by_kind(docs, kind) for r in d["rules"]
+    ]
+    assert not [r for r in every_rule if "leases" in r["resources"]]
+
+
+def test_peering_names_differ_between_releases_of_one_name(helm: Helm) -> None:
+    def peering_in(namespace: str) -> str:
+        args = ["template", RELEASE, str(CHART), "--namespace", namespace]
+        result = helm.run(*args, "--kube-version", KUBE_VERSION, "--set", "operator.replicas=2")
+        assert result.returncode == 0, result.stderr
+        docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+        name: str = one(docs, "ClusterKopfPeering")["metadata"]["name"]
+        return name
+
+    assert peering_in("team-a") != peering_in("team-b")
+
+
+def test_the_peering_crd_ships_with_the_chart() -> None:
+    crd = yaml.safe_load((CHART / "crds" / "kopf.dev_clusterkopfpeerings.yaml").read_text())
+    assert crd["metadata"]["name"] == "clusterkopfpeerings.kopf.dev"
+
+
+@pytest.mark.parametrize(
+    "settings", [(), ("operator.leaderElection.enabled=false",)], ids=["default", "no-election"]
+)
+def test_a_single_operator_runs_standalone_and_is_recreated(
+    helm: Helm, settings: tuple[str, ...]
+) -> None:
+    docs = render(helm, *settings)
+    deployment = one(docs, "Deployment")
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert not [a for a in container(deployment)["args"] if a.startswith("--peering")]
+    assert by_kind(docs, "ClusterKopfPeering") == []
+    assert not [r for r in operator_rules(docs) if r["apiGroups"] == ["kopf.dev"]]
+
+
+def test_the_disruption_budget_never_lets_both_replicas_go(helm: Helm) -> None:
+    budget = one(render(helm, "operator.replicas=2"), "PodDisruptionBudget")
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "operator"
+    args = ["template", RELEASE, str(CHART), "--kube-version", KUBE_VERSION]
+    args += ["--set", "operator.replicas=2", "--set", "podDisruptionBudget.maxUnavailable=2"]
+    result = helm.run(*args)
+    assert result.returncode != 0
+    assert "podDisruptionBudget.maxUnavailable (2) lets a drain evict all 2" in result.stderr
+
+
+ACTIONS = ("isolate", "scaleDown", "label", "annotate", "deletePod", "notify")
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_a_disabled_action_is_passed_to_the_operator(helm: Helm, action: str) -> None:
+    from quarantine.cli import build_parser
+    from quarantine.respond.options import responder_config
+
+    args = container(one(render(helm, f"response.{action}.enabled=false"), "Deployment"))["args"]
+    assert [a for a in args if a.startswith("--disable-action")] == [f"--disable-action={action}"]
+    parsed = build_parser().parse_args([expand_kubernetes_env(a) for a in args])
+    assert responder_config(parsed).disabled_actions == {action}
+
+
+def test_every_disabled_action_is_passed_and_none_by_default(helm: Helm) -> None:
+    settings = [f"response.{action}.enabled=false" for action in ACTIONS]
     args = container(one(render(helm, *settings), "Deployment"))["args"]
     disabled = [a for a in args if a.startswith("--disable-action=")]
-    assert disabled == ["--disable-action=scaleDown", "--disable-action=deletePod"]
+    assert disabled == [f"--disable-action={action}" for action in ACTIONS]
     assert not [a for a in container(one(render(helm), "Deployment"))["args"] if "disable" in a]
-
-
-def test_a_single_operator_runs_standalone_and_is_recreated(helm: Helm) -> None:
-    for settings in ((), ("operator.leaderElection.enabled=false",)):
-        deployment = one(render(helm, *settings), "Deployment")
-        assert deployment["spec"]["strategy"] == {"type": "Recreate"}
-        assert not [a for a in container(deployment)["args"] if a.startswith("--peering")]
-
-
-def test_peering_object_needs_the_kopf_crd(helm: Helm) -> None:
-    assert by_kind(render(helm, "operator.replicas=2"), "ClusterKopfPeering") == []
-    args = ["template", RELEASE, str(CHART), "--kube-version", KUBE_VERSION]
-    args += ["--set", "operator.replicas=2", "--api-versions", "kopf.dev/v1/ClusterKopfPeering"]
-    result = helm.run(*args)
-    assert result.returncode == 0, result.stderr
-    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
-    assert one(docs, "ClusterKopfPeering")["metadata"]["name"] == f"{RELEASE}-quarantine"
 
 
 def test_the_default_alert_rule_is_passed_only_when_set(helm: Helm) -> None:
@@ -338,6 +427,11 @@ def test_the_test_script_is_valid_python(helm: Helm) -> None:
     [
         ("operatr.replicas=1", "''", "additional properties 'operatr' not allowed"),
         ("operator.replicas=3", "/operator/replicas", "maximum"),
+        (
+            "operator.leaderElection.lifetimeSeconds=2",
+            "/operator/leaderElection/lifetimeSeconds",
+            "minimum",
+        ),
         ("operator.leaderElection.enabled=false,operator.replicas=2", "/operator/replicas", "1"),
         ("image.pullPolicy=Sometimes", "/image/pullPolicy", "IfNotPresent"),
         ("image.digest=latest", "/image/digest", "does not match pattern"),

@@ -42,8 +42,9 @@ parses the rendered args with the real CLI parser to keep them in step.
 {{- else }}
 - --admission=off
 {{- end }}
-{{- if and .Values.operator.leaderElection.enabled (gt (int .Values.operator.replicas) 1) }}
-- --peering={{ include "quarantine.fullname" . }}
+{{- if include "quarantine.leaderElection" . }}
+- --peering={{ include "quarantine.peeringName" . }}
+- --peering-lifetime={{ .Values.operator.leaderElection.lifetimeSeconds }}
 {{- end }}
 {{- range .Values.operator.protectedNamespaces }}
 - --protected-namespace={{ . }}

@@ -59,6 +59,22 @@ app.kubernetes.io/component: operator
 app.kubernetes.io/component: matcher
 {{- end }}
 
+{{/*
+"true" when the operator replicas elect a leader (kopf peering), else empty. Two replicas without
+it would both act; the schema refuses that combination.
+*/}}
+{{- define "quarantine.leaderElection" -}}
+{{- if and .Values.operator.leaderElection.enabled (gt (int .Values.operator.replicas) 1) }}true{{- end }}
+{{- end }}
+
+{{/*
+The ClusterKopfPeering the operator replicas share. It is cluster-scoped, so the release
+namespace is part of the name: two releases never pause each other.
+*/}}
+{{- define "quarantine.peeringName" -}}
+{{- printf "%s-%s" (include "quarantine.fullname" .) .Release.Namespace | trunc 253 | trimSuffix "-" }}
+{{- end }}
+
 {{/* The operator's ServiceAccount name. */}}
 {{- define "quarantine.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}

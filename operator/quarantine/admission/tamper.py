@@ -22,10 +22,6 @@ from quarantine.respond.naming import (
     MANAGED_BY_LABEL,
 )
 
-# The responder sets it on a pod while any Alert isolates it; the pod webhook's objectSelector
-# needs this one fixed key, as the per-Alert labels (isolated.quarantine.io/<alert>) differ.
-QUARANTINED_POD_LABEL = ISOLATED_POD_LABEL
-
 # Kubernetes controllers that delete or clean up objects as part of normal cluster operation:
 # refusing them would leave namespaces stuck in Terminating.
 CLUSTER_CONTROLLER_USERS = frozenset(
@@ -58,7 +54,7 @@ class TamperPolicy:
     """Usernames allowed to change containment: Quarantine's own identity, plus the controllers."""
     trusted_groups: frozenset[str] = frozenset()
     """Groups whose members are allowed too (empty by default: system:masters is NOT trusted)."""
-    quarantined_pod_label: str = QUARANTINED_POD_LABEL
+    quarantined_pod_label: str = ISOLATED_POD_LABEL
     isolation_label_prefix: str = ISOLATION_LABEL_PREFIX
     annotation_prefix: str = f"{GROUP}/"
     alert_label: str = ALERT_LABEL

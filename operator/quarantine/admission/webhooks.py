@@ -11,9 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from quarantine.admission.tamper import QUARANTINED_POD_LABEL
 from quarantine.api.base import API_GROUP, API_VERSION
-from quarantine.respond.naming import MANAGED_BY, MANAGED_BY_LABEL
+from quarantine.respond.naming import ISOLATED_POD_LABEL, MANAGED_BY, MANAGED_BY_LABEL
 
 FailurePolicy = Literal["Fail", "Ignore"]
 
@@ -82,7 +81,7 @@ POD_PROTECTION = WebhookDefinition(
     operations=("UPDATE",),
     failure_policy="Ignore",
     timeout_seconds=5,
-    object_selector={"matchExpressions": [{"key": QUARANTINED_POD_LABEL, "operator": "Exists"}]},
+    object_selector={"matchExpressions": [{"key": ISOLATED_POD_LABEL, "operator": "Exists"}]},
 )
 
 NETWORK_POLICY_PROTECTION = WebhookDefinition(

@@ -1,4 +1,5 @@
-"""The CustomResourceDefinitions of DetectionRule and Alert, rendered from the models."""
+"""The CustomResourceDefinitions Quarantine installs: DetectionRule and Alert, rendered from the
+models, and kopf's ClusterKopfPeering for the operator's standby."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from quarantine.api.base import API_GROUP, API_VERSION
 from quarantine.api.detection_rule import DetectionRule
 from quarantine.api.manifests import dump_yaml, dump_yaml_stream
 from quarantine.api.openapi import structural_schema
+from quarantine.api.peering import PEERING_FILE_NAME, render_peering_crd
 
 CATEGORY = "quarantine"
 GENERATED_HEADER = (
@@ -149,20 +151,32 @@ def render_crd(resource: ResourceKind) -> dict[str, Any]:
 
 def render_crd_yaml(resource: ResourceKind) -> str:
     """The generated file content for one CRD, header included."""
-    return GENERATED_HEADER + dump_yaml(render_crd(resource))
+    return render_crd_file(render_crd(resource))
+
+
+def generated_crds() -> dict[str, dict[str, Any]]:
+    """Every CRD Quarantine ships, by the file name it is written to."""
+    crds = {resource.file_name: render_crd(resource) for resource in RESOURCE_KINDS}
+    crds[PEERING_FILE_NAME] = render_peering_crd()
+    return crds
+
+
+def render_crd_file(manifest: dict[str, Any]) -> str:
+    """The generated file content for one CRD manifest, header included."""
+    return GENERATED_HEADER + dump_yaml(manifest)
 
 
 def render_all_yaml() -> str:
     """Every CRD as one multi-document YAML stream."""
-    return GENERATED_HEADER + dump_yaml_stream(render_crd(r) for r in RESOURCE_KINDS)
+    return GENERATED_HEADER + dump_yaml_stream(generated_crds().values())
 
 
 def write_crds(directory: Path) -> list[Path]:
     """Write one file per CRD into `directory` (created if needed); return the paths written."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for resource in RESOURCE_KINDS:
-        path = directory / resource.file_name
-        path.write_text(render_crd_yaml(resource), encoding="utf-8")
+    for file_name, manifest in generated_crds().items():
+        path = directory / file_name
+        path.write_text(render_crd_file(manifest), encoding="utf-8")
         written.append(path)
     return written

@@ -13,7 +13,7 @@ from quarantine.api.reference import render_reference
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "crds",
-        help="print the DetectionRule and Alert CRDs generated from the models",
+        help="print the CRDs Quarantine installs (DetectionRule, Alert, kopf's ClusterKopfPeering)",
         description="Render the CustomResourceDefinitions from the API models. Without "
         "--output-dir, print them as one multi-document YAML stream.",
     )

@@ -1,4 +1,8 @@
-"""`quarantine matcher`: evaluate DetectionRules over events posted over HTTP, write Alerts."""
+"""`quarantine matcher`: evaluate DetectionRules over events posted over HTTP, write Alerts.
+
+`add_matcher_arguments` and `matcher_options` are shared with `quarantine run`, which serves the
+same intake beside the responder.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,17 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from quarantine.ingest.auth import TokenError
 from quarantine.ingest.server import DEFAULT_MAX_BODY_BYTES, parse_listen_address
 from quarantine.k8s.secret_token import SecretTokenError, parse_secret_ref
+
+if TYPE_CHECKING:
+    from quarantine.matcher import MatcherOptions
+
+# What a bad matcher option raises; the commands turn it into exit code 2.
+OPTION_ERRORS = (ValueError, TokenError, SecretTokenError)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,6 +33,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "pod's namespace.",
     )
     parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or in-cluster)")
+    add_matcher_arguments(parser)
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    parser.set_defaults(handler=run)
+
+
+def add_matcher_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The intake's flags (not --kubeconfig, which the caller owns)."""
     parser.add_argument(
         "--listen",
         default="127.0.0.1:8443",
@@ -54,31 +72,44 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="DetectionRule whose response playbook answers alerts posted to /v1/alerts/elastic "
         "or /v1/alerts/falco without ?rule=NAME (default: none; such requests get 400)",
     )
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
-    parser.set_defaults(handler=run)
+
+
+def matcher_options(args: argparse.Namespace) -> MatcherOptions:
+    """The parsed intake flags as options, checked before anything connects to a cluster.
+
+    Raises one of OPTION_ERRORS naming the bad flag.
+    """
+    from quarantine.ingest.alert_recorder import check_rule_name
+    from quarantine.matcher import MatcherOptions
+
+    if args.max_body_bytes <= 0:
+        raise ValueError(f"--max-body-bytes must be positive, got {args.max_body_bytes}")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise ValueError("--tls-cert and --tls-key go together")
+    default_rule = args.default_alert_rule or None
+    if default_rule is not None:
+        check_rule_name(default_rule)
+    return MatcherOptions(
+        listen=parse_listen_address(args.listen),
+        kubeconfig=args.kubeconfig,
+        token_file=args.token_file,
+        token_secret=parse_secret_ref(args.token_secret) if args.token_secret else None,
+        max_body_bytes=args.max_body_bytes,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        fallback_namespace=args.fallback_namespace or None,
+        default_alert_rule=default_rule,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from quarantine.matcher import MatcherOptions, run_matcher
+    from quarantine.matcher import run_matcher
 
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        if args.max_body_bytes <= 0:
-            raise ValueError(f"--max-body-bytes must be positive, got {args.max_body_bytes}")
-        options = MatcherOptions(
-            listen=parse_listen_address(args.listen),
-            kubeconfig=args.kubeconfig,
-            token_file=args.token_file,
-            token_secret=parse_secret_ref(args.token_secret) if args.token_secret else None,
-            max_body_bytes=args.max_body_bytes,
-            tls_cert=args.tls_cert,
-            tls_key=args.tls_key,
-            fallback_namespace=args.fallback_namespace or None,
-            default_alert_rule=args.default_alert_rule or None,
-        )
-        return run_matcher(options)
-    except (ValueError, TokenError, SecretTokenError) as error:
+        return run_matcher(matcher_options(args))
+    except OPTION_ERRORS as error:
         print(f"quarantine matcher: {error}", file=sys.stderr)
         return 2

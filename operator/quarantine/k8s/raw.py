@@ -1,7 +1,9 @@
 """Plain-JSON calls to the API server through the official client's transport.
 
-Quarantine works on API objects as dicts (its own CRs have no generated models), so it asks
-the client for raw responses and decodes them itself; watches read the body line by line.
+Quarantine works on API objects as dicts (its own CRs have no generated models, and patch content
+types must be explicit), so it asks the client for raw responses and decodes them itself; watches
+read the body line by line. `request_json` is the one call; `Kube` binds it to a client and a
+timeout for code that makes many calls (the responder).
 """
 
 from __future__ import annotations
@@ -16,17 +18,33 @@ import urllib3
 from kubernetes import client
 
 MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 DEFAULT_TIMEOUT = (10.0, 30.0)
+_HTTP_NOT_FOUND = 404
+_HTTP_CONFLICT = 409
+
+Timeout = float | tuple[float, float]
+# A JSON object, or a list of them for JSON Patch.
+Body = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
 
 class ApiError(Exception):
     """A failed API call: `status` is the HTTP status (0 when no answer came back)."""
 
     def __init__(self, status: int, method: str, path: str, message: str, reason: str = "") -> None:
-        super().__init__(f"{method} {path}: {status} {reason} {message}".strip())
+        said = " ".join(part for part in (f"HTTP {status}", reason, message) if part)
+        super().__init__(f"{method} {path}: {said}")
         self.status = status
         self.reason = reason
         self.message = message
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == _HTTP_NOT_FOUND
+
+    @property
+    def conflict(self) -> bool:
+        return self.status == _HTTP_CONFLICT
 
 
 def request_json(
@@ -35,9 +53,9 @@ def request_json(
     path: str,
     *,
     query: Sequence[tuple[str, str]] = (),
-    body: Mapping[str, Any] | None = None,
+    body: Body | None = None,
     content_type: str = "application/json",
-    timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+    timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> dict[str, Any]:
     response = _send(api, method, path, query, body, content_type, timeout)
     data = response.read()
@@ -53,6 +71,67 @@ def get_json(
     api: client.ApiClient, path: str, query: Sequence[tuple[str, str]] = ()
 ) -> dict[str, Any]:
     return request_json(api, "GET", path, query=query)
+
+
+class Kube:
+    """`request_json` bound to one client and timeout, with the verbs the responder uses."""
+
+    def __init__(self, api_client: client.ApiClient, *, timeout: Timeout = 10.0) -> None:
+        self.api_client = api_client
+        self.timeout = timeout
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Body | None = None,
+        *,
+        content_type: str = "application/json",
+        query: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        return request_json(
+            self.api_client,
+            method,
+            path,
+            query=tuple((query or {}).items()),
+            body=body,
+            content_type=content_type,
+            timeout=self.timeout,
+        )
+
+    def get(self, path: str) -> dict[str, Any]:
+        return self.request("GET", path)
+
+    def get_or_none(self, path: str) -> dict[str, Any] | None:
+        try:
+            return self.get(path)
+        except ApiError as error:
+            if error.not_found:
+                return None
+            raise
+
+    def list_items(self, path: str, **query: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.request("GET", path, query=query).get("items") or []
+        return items
+
+    def create(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.request("POST", path, body)
+
+    def merge_patch(self, path: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+        return self.request("PATCH", path, patch, content_type=MERGE_PATCH)
+
+    def json_patch(self, path: str, operations: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        return self.request("PATCH", path, operations, content_type=JSON_PATCH)
+
+    def delete_if_exists(self, path: str, body: Mapping[str, Any] | None = None) -> bool:
+        """Delete; True if it was there, False if it was already gone."""
+        try:
+            self.request("DELETE", path, body or None)
+        except ApiError as error:
+            if error.not_found:
+                return False
+            raise
+        return True
 
 
 class WatchStream:
@@ -99,19 +178,24 @@ def _send(
     method: str,
     path: str,
     query: Sequence[tuple[str, str]],
-    body: Mapping[str, Any] | None,
+    body: Body | None,
     content_type: str,
-    timeout: float | tuple[float, float],
+    timeout: Timeout,
 ) -> Any:
     headers = {"Accept": "application/json"}
     if body is not None:
         headers["Content-Type"] = content_type
+    payload: Any = None
+    if isinstance(body, Mapping):
+        payload = dict(body)
+    elif body is not None:
+        payload = [dict(operation) for operation in body]
     serialized = api.param_serialize(
         method,
         path,
         query_params=list(query) or None,
         header_params=headers,
-        body=dict(body) if body is not None else None,
+        body=payload,
         auth_settings=["BearerToken"],
     )
     try:
@@ -128,7 +212,7 @@ def _error_from(status: int, method: str, path: str, data: bytes | None) -> ApiE
     try:
         decoded = orjson.loads(data or b"{}")
         if isinstance(decoded, dict):
-            message = str(decoded.get("message", ""))
+            message = str(decoded.get("message", ""))[:500]
             reason = str(decoded.get("reason", ""))
     except orjson.JSONDecodeError:
         message = (data or b"")[:200].decode("utf-8", "replace")

@@ -16,8 +16,9 @@ from quarantine.api import (
     LabelAction,
     ScaleDownAction,
 )
+from quarantine.k8s.paths import pod_path, policy_path
+from quarantine.k8s.raw import ApiError, Kube
 from quarantine.respond.isolation import IsolationVerdict, assess_isolation, plan_detach
-from quarantine.respond.kube import Kube, KubeError, pod_path, policy_path
 from quarantine.respond.naming import (
     DETACHED_LABELS_ANNOTATION,
     ISOLATED_POD_LABEL,
@@ -104,14 +105,14 @@ def patch_pod_metadata(
                 pod_path(ctx.namespace, ctx.pod_name), {"metadata": patch}
             )
             return ctx.pod
-        except KubeError as error:
+        except ApiError as error:
             if error.not_found:
                 ctx.pod = None
                 return None
             if not error.conflict:
                 raise
             ctx.pod = None  # stale: read again
-    raise KubeError(409, "PATCH", pod_path(ctx.namespace, ctx.pod_name), "kept conflicting")
+    raise ApiError(409, "PATCH", pod_path(ctx.namespace, ctx.pod_name), "kept conflicting")
 
 
 # --- isolate -----------------------------------------------------------------------------------
@@ -122,13 +123,13 @@ def _create_or_get_policy(kube: Kube, manifest: dict[str, Any]) -> dict[str, Any
     name = manifest["metadata"]["name"]
     try:
         return kube.create(policy_path(namespace), manifest)
-    except KubeError as error:
+    except ApiError as error:
         if not error.conflict:
             raise
     existing = kube.get(policy_path(namespace, name))
     labels = existing.get("metadata", {}).get("labels") or {}
     if labels.get(MANAGED_BY_LABEL) != MANAGED_BY:
-        raise KubeError(409, "POST", policy_path(namespace, name), "exists and is not Quarantine's")
+        raise ApiError(409, "POST", policy_path(namespace, name), "exists and is not Quarantine's")
     return existing
 
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from quarantine.respond.kube import Kube, KubeError
+from quarantine.k8s.raw import ApiError, Kube
 
 log = logging.getLogger(__name__)
 COMPONENT = "quarantine-responder"
@@ -56,5 +56,5 @@ def post_event(
     }
     try:
         kube.create(f"/api/v1/namespaces/{namespace}/events", event)
-    except KubeError as error:
+    except ApiError as error:
         log.warning("could not post Event %s on %s/%s: %s", reason, namespace, involved, error)

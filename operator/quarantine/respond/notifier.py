@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from quarantine.api import NotifyAction
+from quarantine.k8s.paths import alert_path
+from quarantine.k8s.raw import ApiError, Kube
 from quarantine.respond import metrics
 from quarantine.respond.events import post_event
-from quarantine.respond.kube import Kube, KubeError, alert_path
 from quarantine.respond.notify import Delivery, WebhookSender
 from quarantine.respond.outcome import ActionRecord
 
@@ -90,7 +91,7 @@ class Notifier:
         path = f"/api/v1/namespaces/{self.own_namespace}/secrets/{name}"
         try:
             secret = self.kube.get(path)
-        except KubeError as error:
+        except ApiError as error:
             raise LookupError(
                 f"cannot read Secret {self.own_namespace}/{name}: HTTP {error.status}"
             ) from None
@@ -107,7 +108,7 @@ class Notifier:
             self.kube.json_patch(
                 alert_path(ref["namespace"], ref["name"], status=True), [operation]
             )
-        except KubeError as error:
+        except ApiError as error:
             log.warning(
                 "alert %s/%s: could not record notify: %s", ref["namespace"], ref["name"], error
             )

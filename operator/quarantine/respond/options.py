@@ -8,6 +8,12 @@ from datetime import timedelta
 
 from quarantine.api import ACTION_NAMES, parse_duration
 from quarantine.respond.config import ResponderConfig
+from quarantine.respond.peering import (
+    DEFAULT_LIFETIME_SECONDS,
+    MIN_LIFETIME_SECONDS,
+    Peering,
+    seniority_priority,
+)
 from quarantine.respond.policy import DnsTarget
 from quarantine.respond.runtime import CompanionFactory, OperatorOptions
 from quarantine.respond.safety import DEFAULT_PROTECTED_NAMESPACES, Limits, SafetySettings
@@ -128,8 +134,26 @@ def add_responder_arguments(parser: argparse.ArgumentParser) -> None:
     runtime.add_argument(
         "--liveness", help="kopf liveness endpoint, e.g. http://127.0.0.1:8080/healthz"
     )
-    runtime.add_argument(
-        "--peering", help="kopf peering object for a standby replica (default: standalone)"
+    election = parser.add_argument_group("leader election (kopf peering)")
+    election.add_argument(
+        "--peering",
+        metavar="NAME",
+        help="ClusterKopfPeering shared with the other replicas: only the live replica of highest "
+        "priority acts, the others wait paused (default: standalone, always active)",
+    )
+    election.add_argument(
+        "--priority",
+        type=int,
+        help="this replica's priority with --peering (default: higher the earlier it started, so "
+        "a restarted replica joins as the standby)",
+    )
+    election.add_argument(
+        "--peering-lifetime",
+        type=_count,
+        default=DEFAULT_LIFETIME_SECONDS,
+        metavar="SECONDS",
+        help="a replica that stops renewing its record for this long counts as gone and its "
+        f"standby takes over (min {MIN_LIFETIME_SECONDS}; default {DEFAULT_LIFETIME_SECONDS})",
     )
     runtime.add_argument("--notify-timeout", type=float, default=5.0, help="seconds per attempt")
     runtime.add_argument("--notify-attempts", type=_count, default=3, help="attempts per message")
@@ -160,6 +184,16 @@ def responder_config(args: argparse.Namespace) -> ResponderConfig:
     )
 
 
+def peering_options(args: argparse.Namespace) -> Peering | None:
+    """None without --peering; raises ValueError on a flag that makes no sense."""
+    if args.peering is None:
+        if args.priority is not None:
+            raise ValueError("--priority needs --peering")
+        return None
+    priority = seniority_priority() if args.priority is None else args.priority
+    return Peering(name=args.peering, priority=priority, lifetime=args.peering_lifetime)
+
+
 def operator_options(
     args: argparse.Namespace, companions: tuple[CompanionFactory, ...] = ()
 ) -> OperatorOptions:
@@ -172,7 +206,7 @@ def operator_options(
         metrics_port=args.metrics_port,
         metrics_address=args.metrics_address,
         liveness=args.liveness,
-        peering=args.peering,
+        peering=peering_options(args),
         watch_namespaces=tuple(args.watch_namespace or ()),
         verbose=args.verbose,
         json_logs=args.json_logs,

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from quarantine.k8s.paths import policy_path
+from quarantine.k8s.raw import ApiError, Kube
 from quarantine.respond.actions import StepContext, detached_labels, patch_pod_metadata
-from quarantine.respond.kube import Kube, KubeError, policy_path
 from quarantine.respond.naming import (
     DETACHED_LABELS_ANNOTATION,
     ISOLATED_POD_LABEL,
@@ -123,7 +124,7 @@ def _restore_metadata(ctx: StepContext, undo: Mapping[str, Any]) -> str:
 
     try:
         pod = patch_pod_metadata(ctx, build)
-    except KubeError as error:
+    except ApiError as error:
         return f"could not restore {section}: {error}"
     if pod is None:
         return f"pod is gone; {section} need no restoring"

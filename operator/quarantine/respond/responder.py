@@ -20,10 +20,11 @@ from quarantine.api import (
     ResponsePlaybook,
     ScaleDownAction,
 )
+from quarantine.k8s.paths import alert_path, pod_path, rule_path
+from quarantine.k8s.raw import ApiError, Kube
 from quarantine.respond import actions, metrics
 from quarantine.respond.config import ResponderConfig
 from quarantine.respond.events import object_reference, post_event
-from quarantine.respond.kube import Kube, KubeError, alert_path, pod_path, rule_path
 from quarantine.respond.notifier import Notifier, NotifyJob
 from quarantine.respond.notify import notification_body
 from quarantine.respond.outcome import (
@@ -229,7 +230,7 @@ class Responder:
     def _read(self, path: str) -> dict[str, Any] | None:
         try:
             return self.kube.get_or_none(path)
-        except KubeError as error:
+        except ApiError as error:
             raise RetryLater(str(error)) from error
 
     def _execute(
@@ -254,7 +255,7 @@ class Responder:
                     return actions.annotate(ctx, params, step)
                 case DeletePodAction():
                     return actions.delete_pod(ctx, params, step, "deletePod")
-        except KubeError as error:
+        except ApiError as error:
             if error.status not in _PERMANENT_STATUSES:
                 raise RetryLater(str(error)) from error
             return actions.StepOutcome(ActionRecord(step, action.name, "Failed", str(error)))
@@ -267,7 +268,7 @@ class Responder:
             self.kube.merge_patch(
                 alert_path(namespace, name, status=True), {"status": dict(status)}
             )
-        except KubeError as error:
+        except ApiError as error:
             if error.not_found:
                 return  # the Alert was deleted meanwhile; its release handler takes over
             raise RetryLater(str(error)) from error
@@ -375,7 +376,7 @@ class Responder:
         )
         try:
             notes = release(ctx, list(undo.get("steps") or [])) if pod_name else []
-        except KubeError as error:
+        except ApiError as error:
             raise RetryLater(str(error)) from error
         message = "Released: " + ("; ".join(notes) if notes else "nothing to undo")
         log.info("alert %s/%s: %s", namespace, name, message)

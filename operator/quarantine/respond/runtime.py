@@ -16,11 +16,12 @@ import kopf
 from kubernetes import client
 
 from quarantine.k8s.client import load_api_client
+from quarantine.k8s.raw import Kube
 from quarantine.respond.config import ResponderConfig
-from quarantine.respond.kube import Kube
 from quarantine.respond.metrics import serve_metrics
 from quarantine.respond.notifier import Notifier
 from quarantine.respond.notify import WebhookSender
+from quarantine.respond.peering import Peering, PeeringUnavailable
 from quarantine.respond.responder import Responder
 
 if TYPE_CHECKING:
@@ -48,7 +49,8 @@ class OperatorOptions:
     metrics_port: int = 0
     metrics_address: str = "127.0.0.1"
     liveness: str | None = None
-    peering: str | None = None
+    peering: Peering | None = None
+    """Leader election with other replicas; None runs standalone."""
     # Empty: every namespace.
     watch_namespaces: tuple[str, ...] = ()
     verbose: bool = False
@@ -67,6 +69,7 @@ class RuntimeState:
     admission: AdmissionOptions | None = None
     companion_factories: tuple[CompanionFactory, ...] = ()
     watch_namespaces: tuple[str, ...] = ()
+    peering: Peering | None = None
     companions: list[Companion] = field(default_factory=list, init=False)
 
     def configure_admission(self, settings: kopf.OperatorSettings) -> None:
@@ -74,6 +77,10 @@ class RuntimeState:
 
         # The admission handlers are always registered, so kopf always needs a server setting.
         (self.admission or AdmissionOptions(mode=None)).apply(settings, self.api_client)
+
+    def configure_peering(self, settings: kopf.OperatorSettings) -> None:
+        if self.peering is not None:
+            self.peering.configure(settings)
 
     async def start_companions(self) -> None:
         for factory in self.companion_factories:
@@ -119,21 +126,30 @@ def run_operator(options: OperatorOptions) -> int:
         admission=options.admission,
         companion_factories=options.companions,
         watch_namespaces=options.watch_namespaces,
+        peering=options.peering,
     )
     import quarantine.operator  # noqa: F401  (registers the handlers)
 
-    if options.metrics_port:
-        serve_metrics(options.metrics_port, options.metrics_address)
     kopf.configure(
         verbose=options.verbose,
         log_format=kopf.LogFormat.JSON if options.json_logs else kopf.LogFormat.FULL,
         log_refkey="alert" if options.json_logs else None,
     )
+    if options.peering is not None:
+        try:
+            options.peering.check(kube)
+        except PeeringUnavailable as error:
+            log.error("cannot take part in leader election: %s", error)
+            return 1
+    if options.metrics_port:
+        serve_metrics(options.metrics_port, options.metrics_address)
     kopf.run(
         clusterwide=not options.watch_namespaces,
         namespaces=options.watch_namespaces,
         standalone=options.peering is None,
-        peering_name=options.peering,
+        # The rest of the peering settings are applied by the startup handler.
+        peering_name=options.peering.name if options.peering else None,
+        priority=options.peering.priority if options.peering else None,
         liveness_endpoint=options.liveness,
         memo=kopf.Memo(state=state),
     )

@@ -10,7 +10,6 @@ import pytest
 
 from quarantine.admission import handlers
 from quarantine.admission.tamper import (
-    QUARANTINED_POD_LABEL,
     Requester,
     TamperPolicy,
     check_network_policy_change,
@@ -19,6 +18,7 @@ from quarantine.admission.tamper import (
 from quarantine.respond.naming import (
     ALERT_LABEL,
     DETACHED_LABELS_ANNOTATION,
+    ISOLATED_POD_LABEL,
     MANAGED_BY,
     MANAGED_BY_LABEL,
     isolation_label_key,
@@ -37,7 +37,7 @@ def quarantined_pod() -> dict[str, Any]:
             "namespace": "shop",
             "labels": {
                 "app": "web",
-                QUARANTINED_POD_LABEL: "true",
+                ISOLATED_POD_LABEL: "true",
                 isolation_label_key(ALERT): "true",
             },
             "annotations": {
@@ -79,20 +79,20 @@ def test_removing_the_isolation_label_is_refused_naming_the_alert_and_user() -> 
 
 def test_removing_the_marker_label_is_refused() -> None:
     old = quarantined_pod()
-    refusal = check_pod_update(old, without_label(old, QUARANTINED_POD_LABEL), MALLORY, POLICY)
+    refusal = check_pod_update(old, without_label(old, ISOLATED_POD_LABEL), MALLORY, POLICY)
     assert refusal is not None
-    assert f"removes label {QUARANTINED_POD_LABEL}" in refusal
+    assert f"removes label {ISOLATED_POD_LABEL}" in refusal
 
 
 def test_system_masters_membership_does_not_make_a_user_trusted() -> None:
     old = quarantined_pod()
-    new = without_label(old, QUARANTINED_POD_LABEL)
+    new = without_label(old, ISOLATED_POD_LABEL)
     assert check_pod_update(old, new, MALLORY, POLICY) is not None
 
 
 def test_quarantine_itself_may_remove_its_labels() -> None:
     old = quarantined_pod()
-    new = without_label(without_label(old, QUARANTINED_POD_LABEL), isolation_label_key(ALERT))
+    new = without_label(without_label(old, ISOLATED_POD_LABEL), isolation_label_key(ALERT))
     assert check_pod_update(old, new, Requester(QUARANTINE), POLICY) is None
 
 
@@ -132,7 +132,7 @@ def test_other_changes_to_a_quarantined_pod_are_allowed() -> None:
 
 def test_a_pod_that_is_not_quarantined_is_not_protected() -> None:
     old = quarantined_pod()
-    for key in (QUARANTINED_POD_LABEL, isolation_label_key(ALERT)):
+    for key in (ISOLATED_POD_LABEL, isolation_label_key(ALERT)):
         old = without_label(old, key)
     new = without_label(old, "app")
     assert check_pod_update(old, new, MALLORY, POLICY) is None
@@ -140,7 +140,7 @@ def test_a_pod_that_is_not_quarantined_is_not_protected() -> None:
 
 def test_putting_a_pod_under_quarantine_is_not_tampering() -> None:
     new = quarantined_pod()
-    old = without_label(without_label(new, QUARANTINED_POD_LABEL), isolation_label_key(ALERT))
+    old = without_label(without_label(new, ISOLATED_POD_LABEL), isolation_label_key(ALERT))
     assert check_pod_update(old, new, MALLORY, POLICY) is None
 
 
@@ -211,7 +211,7 @@ def test_policies_of_others_are_not_protected() -> None:
 def test_extra_trusted_users_and_groups_are_honoured() -> None:
     policy = TamperPolicy.for_identity(QUARANTINE, also_trusted=["alice"], groups=["ir-team"])
     old = quarantined_pod()
-    new = without_label(old, QUARANTINED_POD_LABEL)
+    new = without_label(old, ISOLATED_POD_LABEL)
     assert check_pod_update(old, new, Requester("alice"), policy) is None
     assert check_pod_update(old, new, Requester("bob", frozenset({"ir-team"})), policy) is None
     assert check_pod_update(old, new, Requester("bob"), policy) is not None
@@ -229,7 +229,7 @@ def test_requester_is_read_from_admission_userinfo() -> None:
 def test_the_pod_handler_refuses_with_403_for_others_and_passes_quarantine() -> None:
     handlers.use_tamper_policy(POLICY)
     old = quarantined_pod()
-    new = without_label(old, QUARANTINED_POD_LABEL)
+    new = without_label(old, ISOLATED_POD_LABEL)
     with pytest.raises(kopf.AdmissionError) as refused:
         handlers.protect_quarantined_pod(
             userinfo={"username": "mallory"}, old=kopf.Body(old), new=kopf.Body(new)

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from quarantine.admission.tamper import QUARANTINED_POD_LABEL
 from quarantine.admission.webhooks import (
     ALL_WEBHOOKS,
     NETWORK_POLICY_PROTECTION,
@@ -15,6 +14,7 @@ from quarantine.admission.webhooks import (
     webhook_configuration,
     with_path,
 )
+from quarantine.respond.naming import ISOLATED_POD_LABEL
 
 URL_CONFIG = {"url": "https://127.0.0.1:40123", "caBundle": "Q0E="}
 
@@ -67,7 +67,7 @@ def test_pod_protection_sees_only_updates_of_quarantined_pods_and_fails_open() -
     assert entry["rules"][0]["resources"] == ["pods"]
     assert entry["rules"][0]["operations"] == ["UPDATE"]
     assert entry["objectSelector"] == {
-        "matchExpressions": [{"key": QUARANTINED_POD_LABEL, "operator": "Exists"}]
+        "matchExpressions": [{"key": ISOLATED_POD_LABEL, "operator": "Exists"}]
     }
     assert entry["sideEffects"] == "None"
     assert int(entry["timeoutSeconds"]) <= 5

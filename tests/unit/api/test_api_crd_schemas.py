@@ -16,11 +16,13 @@ from quarantine.api.crds import (
     DETECTION_RULE_KIND,
     RESOURCE_KINDS,
     ResourceKind,
+    generated_crds,
     render_all_yaml,
     render_crd,
-    render_crd_yaml,
+    render_crd_file,
 )
 from quarantine.api.openapi import SchemaError, structural_schema
+from quarantine.api.peering import render_peering_crd
 from quarantine.api.reference import render_reference
 from quarantine.commands.crds import register
 
@@ -201,15 +203,21 @@ def generated_dirs() -> list[Path]:
 
 @pytest.mark.parametrize("folder", generated_dirs(), ids=lambda p: str(p.relative_to(REPO_ROOT)))
 def test_generated_files_are_fresh(folder: Path) -> None:
-    for resource in RESOURCE_KINDS:
-        on_disk = folder / resource.file_name
+    expected = generated_crds()
+    assert set(expected) == {
+        *(r.file_name for r in RESOURCE_KINDS),
+        "kopf.dev_clusterkopfpeerings.yaml",
+    }
+    for file_name, manifest in expected.items():
+        on_disk = folder / file_name
         assert on_disk.is_file(), f"{on_disk} missing: run `make crds`"
-        assert on_disk.read_text(encoding="utf-8") == render_crd_yaml(resource), (
+        assert on_disk.read_text(encoding="utf-8") == render_crd_file(manifest), (
             f"{on_disk} is stale: run `make crds`"
         )
-    expected = {r.file_name for r in RESOURCE_KINDS}
-    generated = {p.name for p in folder.glob("quarantine.io_*.yaml")}
-    assert generated == expected, f"unexpected generated files in {folder}: {generated - expected}"
+    for resource in RESOURCE_KINDS:
+        assert expected[resource.file_name] == render_crd(resource)
+    generated = {p.name for p in folder.glob("*.yaml")}
+    assert generated == set(expected), f"unexpected files in {folder}: {generated - set(expected)}"
 
 
 def test_cli_prints_every_crd(capsys: pytest.CaptureFixture[str]) -> None:
@@ -217,18 +225,60 @@ def test_cli_prints_every_crd(capsys: pytest.CaptureFixture[str]) -> None:
     printed = capsys.readouterr().out
     assert printed == render_all_yaml()
     documents = list(yaml.safe_load_all(printed))
-    assert [d["spec"]["names"]["kind"] for d in documents] == ["DetectionRule", "Alert"]
+    kinds = [d["spec"]["names"]["kind"] for d in documents]
+    assert kinds == ["DetectionRule", "Alert", "ClusterKopfPeering"]
 
 
 def test_cli_writes_one_file_per_crd(tmp_path: Path) -> None:
     target = tmp_path / "out"
     assert main(["crds", "--output-dir", str(target)]) == 0
     assert sorted(p.name for p in target.iterdir()) == [
+        "kopf.dev_clusterkopfpeerings.yaml",
         "quarantine.io_alerts.yaml",
         "quarantine.io_detectionrules.yaml",
     ]
     written = yaml.safe_load((target / "quarantine.io_alerts.yaml").read_text())
     assert written == render_crd(ALERT_KIND)
+
+
+# --- kopf's peering CRD, for the operator's standby --------------------------------------------
+
+
+def peering_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = render_peering_crd()["spec"]["versions"][0]["schema"]
+    return schema["openAPIV3Schema"]
+
+
+def test_peering_crd_is_the_one_kopf_looks_for() -> None:
+    from kopf._cogs.structs.references import CLUSTER_PEERINGS_K  # kopf's own selector
+
+    crd = render_peering_crd()
+    names = crd["spec"]["names"]
+    (version,) = crd["spec"]["versions"]
+    assert crd["spec"]["group"] == CLUSTER_PEERINGS_K.group
+    assert version["name"] == CLUSTER_PEERINGS_K.version
+    assert names["plural"] == CLUSTER_PEERINGS_K.any_name
+    assert names["kind"] == "ClusterKopfPeering"
+    assert crd["metadata"]["name"] == f"{names['plural']}.{crd['spec']['group']}"
+    assert crd["spec"]["scope"] == "Cluster"
+    # kopf writes its keep-alives to the object itself when the CRD has no status subresource;
+    # with one, they would need another endpoint and another RBAC rule.
+    assert "subresources" not in version
+
+
+def test_peering_status_keeps_every_replica_record() -> None:
+    status = peering_schema()["properties"]["status"]
+    assert "properties" not in status, "records are keyed by replica identity, not fixed names"
+    record = status["additionalProperties"]
+    assert record["x-kubernetes-preserve-unknown-fields"] is True
+    assert {name: field["type"] for name, field in record["properties"].items()} == {
+        "priority": "integer",
+        "lifetime": "integer",
+        "lastseen": "string",
+    }
+    for path, node in walk(peering_schema()):
+        assert FORBIDDEN_KEYS.isdisjoint(node), f"{path}: {FORBIDDEN_KEYS & set(node)}"
+        assert "type" in node, f"{path} has no type"
 
 
 def test_api_reference_is_fresh_and_covers_every_field() -> None:
