@@ -90,7 +90,9 @@ class MatcherService:
         self.metrics = MatcherMetrics()
         self._pods = PodIndex()
         self._namespaces = NamespaceIndex()
-        self._lane = DetectionLane(Detector(RuleSet.empty()))
+        detector = Detector(RuleSet.empty())
+        self._lane = DetectionLane(detector)
+        self.metrics.watch_rule_counters(detector.all_counters)
         self._scopes: Mapping[str, ScopeCheck] = {}
         self._counter = AlertCounter(self._api)
         self._rules = RuleWatchHandler(self._install_catalog, RuleStatusWriter(self._api))

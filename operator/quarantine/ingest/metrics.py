@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from collections.abc import Callable, Iterator, Mapping
 
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+from quarantine.detect.counters import RuleCounters
 from quarantine.ingest.routes import Route
 
 PREFIX = "quarantine_matcher"
@@ -92,6 +97,10 @@ class MatcherMetrics:
             registry=self.registry,
         )
 
+    def watch_rule_counters(self, read: Callable[[], Mapping[str, RuleCounters]]) -> None:
+        """Expose the detector's per-rule counters, read at scrape time."""
+        self.registry.register(_RuleCountersCollector(read))
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -105,3 +114,25 @@ def metrics_routes(metrics: MatcherMetrics) -> list[Route]:
         )
 
     return [Route("GET", "/metrics", serve_metrics, authenticated=False)]
+
+
+class _RuleCountersCollector(Collector):
+    """`quarantine_matcher_rule_events_total{rule,outcome}`: why a rule alerted or stayed silent
+    (evaluated, matched, excepted, late, out_of_scope, capped, failed, drafts)."""
+
+    def __init__(self, read: Callable[[], Mapping[str, RuleCounters]]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            f"{PREFIX}_rule_events",
+            "Events per rule and what became of them: evaluated, matched, excepted (an exception "
+            "matched), late (older than the look-back), out_of_scope, capped (over maxSignals per "
+            "interval), failed (the rule raised), drafts (alerts handed on).",
+            labels=["rule", "outcome"],
+        )
+        # A snapshot: the detection thread only ever increments these integers.
+        for rule, counters in sorted(dict(self._read()).items()):
+            for outcome, value in counters.as_dict().items():
+                family.add_metric([rule, outcome], value)
+        yield family
