@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -34,7 +32,7 @@ from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from localcluster import REPO_ROOT, ClusterError, LocalCluster, free_port
+from localcluster import REPO_ROOT, ClusterError, LocalCluster, free_port, terminate
 
 RELEASE = "quarantine"
 SYSTEM_NAMESPACE = "quarantine-system"
@@ -160,7 +158,7 @@ class LocalProcesses:
         for name in ("run",):
             entry = state.get(name)
             if entry and is_quarantine_process(entry["pid"], name):
-                terminate(entry["pid"], name)
+                terminate(entry["pid"], name, still_running=is_quarantine_process, grace=20)
                 stopped.append(f"{name} (pid {entry['pid']})")
         self.state_file.unlink(missing_ok=True)
         return stopped
@@ -175,20 +173,6 @@ def is_quarantine_process(pid: int, subcommand: str) -> bool:
         return False
     words = [part.decode(errors="replace") for part in argv if part]
     return state != "Z" and subcommand in words and any(w.endswith("quarantine") for w in words)
-
-
-def terminate(pid: int, name: str, grace: float = 20) -> None:
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not is_quarantine_process(pid, name):
-            return
-        time.sleep(0.2)
-    print(f"[demo] quarantine {name} (pid {pid}) ignored SIGTERM for {grace:.0f}s; killing it")
-    os.kill(pid, signal.SIGKILL)
 
 
 def http_status(url: str, *, body: bytes | None = None, token: str | None = None) -> int:

@@ -27,7 +27,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -565,7 +565,7 @@ class LocalCluster:
         for name in reversed(COMPONENTS):
             pid = pids.get(name)
             if pid is not None and _is_our_process(pid, name):
-                _terminate(pid, name)
+                terminate(pid, name, still_running=_is_our_process)
         self._state_file.unlink(missing_ok=True)
         log("stopped")
 
@@ -582,14 +582,17 @@ def _is_our_process(pid: int, binary: str) -> bool:
     return bool(cmdline) and Path(cmdline[0].decode()).name == binary
 
 
-def _terminate(pid: int, name: str, grace: float = 10) -> None:
+def terminate(
+    pid: int, name: str, *, still_running: Callable[[int, str], bool], grace: float = 10
+) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds; `still_running` guards against PID reuse."""
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        if not _is_our_process(pid, name):
+        if not still_running(pid, name):
             return
         time.sleep(0.1)
     log(f"{name} (pid {pid}) ignored SIGTERM for {grace:.0f}s; killing it")
