@@ -25,6 +25,7 @@ from quarantine.detect.suppression import alert_name, suppression_key
 from quarantine.detect.target import TargetHint, target_hint
 from quarantine.detect.trim import trim_event
 from quarantine.eql import QueryStream
+from quarantine.eql.fields import values_of
 from quarantine.events.fields import get_field, split_path
 from quarantine.events.timestamps import to_datetime
 
@@ -42,6 +43,17 @@ class _RuleState:
     counters: RuleCounters = field(default_factory=RuleCounters)
     stream: QueryStream | None = None
     failure_logged: bool = False
+    matches: Callable[[dict[str, Any]], bool] = field(init=False)
+    """The event rule's query, resolved once (always false for sequence rules)."""
+    sequence_like: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.use_rule(self.rule)
+
+    def use_rule(self, rule: CompiledRule) -> None:
+        self.rule = rule
+        self.sequence_like = rule.is_sequence_like
+        self.matches = _never if self.sequence_like else rule.query.matcher(CATEGORY_FIELD)
 
 
 class Detector:
@@ -77,7 +89,7 @@ class Detector:
         for rule in ruleset.rules:
             old = self._states.get(rule.name)
             if old is not None and old.rule.fingerprint == rule.fingerprint:
-                old.rule = rule
+                old.use_rule(rule)
                 states[rule.name] = old
                 continue
             counters = old.counters if old is not None else RuleCounters()
@@ -102,12 +114,14 @@ class Detector:
         candidates = self._ruleset.index.candidates(event)
         if not candidates:
             return []
+        states = self._states
         times = EventTimes(event)
+        categories = _categories(event)
         namespace = get_field(event, "orchestrator.namespace")
         wall_clock = None if self._event_time_clock else self._clock()
         drafts: list[AlertDraft] = []
         for rule in candidates:
-            state = self._states[rule.name]
+            state = states[rule.name]
             event_time = times.for_rule(rule.timestamp_field)
             now = wall_clock if wall_clock is not None else self._event_clock(event_time)
             if event_time is not None and event_time < now - rule.lookback_seconds:
@@ -119,7 +133,12 @@ class Detector:
                 continue
             state.counters.evaluated += 1
             try:
-                matches = self._evaluate(state, event, event_time)
+                if state.sequence_like:
+                    matches = self._feed(state, event, times, categories)
+                elif state.matches(event):  # most events match no event rule
+                    matches = self._matched(state, event)
+                else:
+                    continue
             except Exception as error:  # one odd rule must not stop the others
                 self._record_failure(state, error)
                 continue
@@ -157,30 +176,41 @@ class Detector:
             self._latest_event_time = event_time
         return self._latest_event_time if self._latest_event_time is not None else self._clock()
 
-    def _evaluate(
-        self, state: _RuleState, event: dict[str, Any], event_time: float | None
-    ) -> list[list[dict[str, Any]]]:
-        rule = state.rule
-        if not rule.is_sequence_like:
-            if not rule.query.matches(event, category_field=CATEGORY_FIELD):
-                return []
-            state.counters.matched += 1
-            if _excepted(rule, event):
-                state.counters.excepted += 1
-                return []
-            return [[event]]
-        # Exceptions filter the events a sequence sees, as Elastic applies them as a query
-        # filter before the sequence is matched.
-        if _excepted(rule, event):
+    def _matched(self, state: _RuleState, event: dict[str, Any]) -> list[list[dict[str, Any]]]:
+        """An event rule whose query matched: the event itself, unless an exception holds."""
+        state.counters.matched += 1
+        if state.rule.exceptions and _excepted(state.rule, event):
             state.counters.excepted += 1
             return []
-        if state.stream is None:
-            state.stream = rule.query.stream(
+        return [[event]]
+
+    def _feed(
+        self,
+        state: _RuleState,
+        event: dict[str, Any],
+        times: EventTimes,
+        categories: frozenset[str],
+    ) -> list[list[dict[str, Any]]]:
+        """A sequence (or sample) rule on one event: the sequences it completes."""
+        rule = state.rule
+        # Exceptions filter the events a sequence sees, as Elastic applies them as a query
+        # filter before the sequence is matched.
+        if rule.exceptions and _excepted(rule, event):
+            state.counters.excepted += 1
+            return []
+        stream = state.stream
+        if stream is None:
+            stream = state.stream = rule.query.stream(
                 category_field=CATEGORY_FIELD,
                 timestamp_field=rule.timestamp_field or DEFAULT_TIMESTAMP_FIELD,
             )
-        fed = _with_rule_timestamp(event, rule.timestamp_field, event_time)
-        completed = state.stream.feed(fed)
+        first = rule.query.first_stage_category
+        if first is not None and first not in categories and stream.idle:
+            return []  # nothing waits, and the first stage cannot take this event
+        fed = _with_rule_timestamp(event, rule.timestamp_field, times)
+        completed = stream.feed(fed)
+        if not completed:
+            return []
         state.counters.matched += len(completed)
         return [_present(sequence) for sequence in completed]
 
@@ -230,6 +260,18 @@ class Detector:
             )
 
 
+def _categories(event: dict[str, Any]) -> frozenset[str]:
+    """The event's categories, as a stage's category test reads them (any array element)."""
+    raw = get_field(event, CATEGORY_FIELD)
+    if type(raw) is str:
+        return frozenset((raw,))
+    return frozenset(value for value in values_of(raw) if type(value) is str)
+
+
+def _never(event: dict[str, Any]) -> bool:
+    return False
+
+
 def _excepted(rule: CompiledRule, event: dict[str, Any]) -> bool:
     return any(
         exception.matches(event, category_field=CATEGORY_FIELD) for exception in rule.exceptions
@@ -262,11 +304,13 @@ class _Retimed(dict[str, Any]):
 
 
 def _with_rule_timestamp(
-    event: dict[str, Any], timestamp_field: str | None, event_time: float | None
+    event: dict[str, Any], timestamp_field: str | None, times: EventTimes
 ) -> dict[str, Any]:
     """`event` as the rule's stream must see it: when the rule orders by an override field the
     event lacks, the `@timestamp` value stands in under that field (in a copy)."""
-    if not timestamp_field or event_time is None or get_field(event, timestamp_field) is not None:
+    if not timestamp_field or times.has(timestamp_field):
+        return event
+    if times.for_rule(timestamp_field) is None:
         return event
     fallback = get_field(event, DEFAULT_TIMESTAMP_FIELD)
     return _Retimed(event, split_path(timestamp_field), fallback)

@@ -13,19 +13,29 @@ DEFAULT_TIMESTAMP_FIELD = "@timestamp"
 class EventTimes:
     """Parses each timestamp field of one event at most once, however many rules ask."""
 
-    __slots__ = ("_event", "_parsed")
+    __slots__ = ("_event", "_parsed", "_present")
 
     def __init__(self, event: dict[str, Any]) -> None:
         self._event = event
         self._parsed: dict[str, float | None] = {}
+        self._present: dict[str, bool] = {}
 
     def field(self, path: str) -> float | None:
         """Seconds since the epoch held in `path`, or None when absent or not a date."""
         if path in self._parsed:
             return self._parsed[path]
-        value = parse_timestamp(get_field(self._event, path))
+        raw = get_field(self._event, path)
+        self._present[path] = raw is not None
+        value = parse_timestamp(raw)
         self._parsed[path] = value
         return value
+
+    def has(self, path: str) -> bool:
+        """Whether the event holds a (non-null) value at `path`, a date or not."""
+        present = self._present.get(path)
+        if present is None:
+            present = self._present[path] = get_field(self._event, path) is not None
+        return present
 
     def for_rule(self, timestamp_field: str | None) -> float | None:
         """The rule's event time: `timestamp_field` when the event has it, else `@timestamp`

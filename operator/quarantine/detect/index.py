@@ -7,6 +7,10 @@ substrings of which a matching event holds at least one. A candidate found that 
 pass the rule's next clause, looked up the same way; this keeps a plain shell away from the
 many rules for "a shell running <tool>". Rules without clauses are always candidates in their
 buckets.
+
+Sets of rules are bit masks (bit i: the i-th rule of the set), so uniting and refining them
+costs an integer operation. What a field value selects is remembered per table, since the same
+names, paths and arguments come back event after event.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from quarantine.events.fields import split_path
 # Further clauses a candidate must pass before its query runs. Each level costs a walk of its
 # tables for events that reach it; one level already turns most shell wrappers away.
 MAX_REFINEMENTS = 1
+# Values remembered per field table, and rule sets per mask; beyond this the memory starts over.
+MEMO_LIMIT = 8192
 
 
 def index_key(value: Any) -> str | None:
@@ -44,47 +50,55 @@ def index_key(value: Any) -> str | None:
 
 
 class _FieldTable:
-    """Rules by one field's exact values, prefixes and substrings."""
+    """Rule masks by one field's exact values, prefixes and substrings."""
 
     def __init__(self, field: str) -> None:
         self.path = split_path(field)
-        self.exact: dict[str, list[CompiledRule]] = {}
-        self.prefixes: dict[str, list[CompiledRule]] = {}
+        self.exact: dict[str, int] = {}
+        self.prefixes: dict[str, int] = {}
         self.prefix_lengths: tuple[int, ...] = ()
-        self.substrings: dict[str, list[CompiledRule]] = {}
+        self.substrings: dict[str, int] = {}
         # One regex search tells cheaply whether any substring occurs at all.
         self.any_substring: re.Pattern[str] | None = None
+        self.memo: dict[str, int] = {}
 
-    def add(self, rule: CompiledRule, trigger: FieldTrigger) -> None:
+    def add(self, bit: int, trigger: FieldTrigger) -> None:
         for value in trigger.exact:
-            self.exact.setdefault(value, []).append(rule)
+            self.exact[value] = self.exact.get(value, 0) | bit
         for prefix in trigger.prefixes:
-            self.prefixes.setdefault(prefix, []).append(rule)
+            self.prefixes[prefix] = self.prefixes.get(prefix, 0) | bit
         for substring in trigger.substrings:
-            self.substrings.setdefault(substring, []).append(rule)
+            self.substrings[substring] = self.substrings.get(substring, 0) | bit
         self.prefix_lengths = tuple(sorted({len(prefix) for prefix in self.prefixes}))
         if self.substrings:
             longest_first = sorted(self.substrings, key=len, reverse=True)
             self.any_substring = re.compile("|".join(map(re.escape, longest_first)))
+        self.memo.clear()
 
-    def collect(self, value: Any, into: list[CompiledRule]) -> None:
+    def mask_of(self, value: Any) -> int:
+        """The rules one value of the field selects."""
+        if type(value) is str:
+            mask = self.memo.get(value)
+            if mask is None:
+                if len(self.memo) >= MEMO_LIMIT:
+                    self.memo.clear()
+                mask = self.memo[value] = self._lookup(value.casefold())
+            return mask
         key = index_key(value)
-        if key is None:
-            return
-        found = self.exact.get(key)
-        if found:
-            into.extend(found)
+        return 0 if key is None else self._lookup(key)
+
+    def _lookup(self, key: str) -> int:
+        mask = self.exact.get(key, 0)
         for length in self.prefix_lengths:
             if length > len(key):
                 break
-            found = self.prefixes.get(key[:length])
-            if found:
-                into.extend(found)
+            mask |= self.prefixes.get(key[:length], 0)
         if self.any_substring is not None and self.any_substring.search(key):
             # Substrings may overlap, so each is checked once the search says one is there.
-            for substring, rules in self.substrings.items():
+            for substring, bits in self.substrings.items():
                 if substring in key:
-                    into.extend(rules)
+                    mask |= bits
+        return mask
 
 
 class _Level:
@@ -93,36 +107,36 @@ class _Level:
     def __init__(self) -> None:
         self.tables: dict[str, _FieldTable] = {}
         self.lookups: tuple[_FieldTable, ...] = ()
-        self.members: set[int] = set()
+        self.members = 0
 
-    def add(self, rule: CompiledRule, clause: Triggers) -> None:
+    def add(self, bit: int, clause: Triggers) -> None:
         for field, trigger in clause.items():
             table = self.tables.get(field)
             if table is None:
                 table = self.tables[field] = _FieldTable(field)
-            table.add(rule, trigger)
+            table.add(bit, trigger)
         self.lookups = tuple(self.tables.values())
-        self.members.add(id(rule))
+        self.members |= bit
 
-    def hits(self, event: dict[str, Any]) -> list[CompiledRule]:
-        found: list[CompiledRule] = []
+    def hits(self, event: dict[str, Any]) -> int:
+        # The hottest loop of the index: the usual cases (nested objects, remembered string
+        # values) are written out here rather than called.
+        found = 0
         for table in self.lookups:
             value: Any = event
-            for depth, key in enumerate(table.path):
+            for key in table.path:
                 if type(value) is not dict:
-                    # An array of objects on the way: rare, so the slower general walk.
-                    value = _leaves(value, table.path[depth:]) if type(value) is list else None
+                    value = _leaves(event, table.path)
                     break
                 value = value.get(key)
                 if value is None:
                     break
             if value is None:
                 continue
-            if type(value) is list:
-                for item in value:
-                    table.collect(item, found)
-            else:
-                table.collect(value, found)
+            memo = table.memo
+            for item in value if type(value) is list else (value,):
+                mask = memo.get(item) if type(item) is str else None
+                found |= table.mask_of(item) if mask is None else mask
         return found
 
 
@@ -131,32 +145,27 @@ class _Bucket:
     selective clause, then by their further clauses."""
 
     def __init__(self) -> None:
-        self.always: list[CompiledRule] = []
+        self.always = 0
         self.primary = _Level()
         self.refinements = [_Level() for _ in range(MAX_REFINEMENTS)]
 
-    def add(self, rule: CompiledRule, clauses: list[Triggers]) -> None:
+    def add(self, bit: int, clauses: list[Triggers]) -> None:
         if not clauses:
-            self.always.append(rule)
+            self.always |= bit
             return
         primary, *others = clauses
-        self.primary.add(rule, primary)
+        self.primary.add(bit, primary)
         useful = [clause for clause in others if hit_estimate(clause) < 1.0]
         for level, clause in zip(self.refinements, useful, strict=False):
-            level.add(rule, clause)
+            level.add(bit, clause)
 
-    def collect(self, event: dict[str, Any], into: list[CompiledRule]) -> None:
-        into.extend(self.always)
+    def candidates(self, event: dict[str, Any]) -> int:
         found = self.primary.hits(event)
         for level in self.refinements:
-            if not found:
-                return
-            members = level.members
-            if not any(id(rule) in members for rule in found):
-                continue
-            passed = {id(rule) for rule in level.hits(event)}
-            found = [rule for rule in found if id(rule) not in members or id(rule) in passed]
-        into.extend(found)
+            if found & level.members:
+                # Members of this level stay only if their clause holds too.
+                found &= ~level.members | level.hits(event)
+        return found | self.always
 
 
 def _leaves(node: Any, path: Sequence[str]) -> list[Any] | None:
@@ -178,14 +187,15 @@ class RuleIndex:
     """Rules filed by event category and by their trigger values."""
 
     def __init__(self, rules: Sequence[CompiledRule]) -> None:
-        self._position = {id(rule): position for position, rule in enumerate(rules)}
+        self._rules = tuple(rules)
+        self._by_mask: dict[int, tuple[CompiledRule, ...]] = {0: ()}
         bucketed: frozenset[str] = frozenset().union(
             *(rule.query.categories or () for rule in rules)
         )
         self._by_category = {category: _Bucket() for category in bucketed}
         # Events in none of the rules' categories (or in none at all) meet only `any` rules.
         self._uncategorised = _Bucket()
-        for rule in rules:
+        for position, rule in enumerate(rules):
             categories = rule.query.categories
             filed_in: list[tuple[str | None, _Bucket]] = (
                 [(category, self._by_category[category]) for category in categories]
@@ -197,24 +207,30 @@ class RuleIndex:
                 clauses = query_clauses(rule.query.node, context)
                 if clauses == NEVER:
                     continue  # cannot match events of this category
-                bucket.add(rule, clauses)
+                bucket.add(1 << position, clauses)
 
-    def candidates(self, event: dict[str, Any]) -> list[CompiledRule]:
+    def candidates(self, event: dict[str, Any]) -> tuple[CompiledRule, ...]:
         """The rules `event` could match, each once, in rule-set order."""
         meta = event.get("event")
         category = meta.get("category") if type(meta) is dict else None
-        found: list[CompiledRule] = []
         if type(category) is list and len(category) == 1:
             category = category[0]
         if type(category) is list:
             buckets = [self._by_category.get(item) for item in category if type(item) is str]
             chosen = [bucket for bucket in buckets if bucket is not None]
+            mask = 0
             for bucket in chosen or [self._uncategorised]:
-                bucket.collect(event, found)
+                mask |= bucket.candidates(event)
         else:
             single = self._by_category.get(category) if type(category) is str else None
-            (single or self._uncategorised).collect(event, found)
-        if len(found) > 1:
-            position = self._position
-            found = sorted(dict.fromkeys(found), key=lambda rule: position[id(rule)])
-        return found
+            mask = (single or self._uncategorised).candidates(event)
+        return self._rules_of(mask)
+
+    def _rules_of(self, mask: int) -> tuple[CompiledRule, ...]:
+        rules = self._by_mask.get(mask)
+        if rules is None:
+            if len(self._by_mask) >= MEMO_LIMIT:
+                self._by_mask = {0: ()}
+            rules = tuple(rule for position, rule in enumerate(self._rules) if mask >> position & 1)
+            self._by_mask[mask] = rules
+        return rules

@@ -60,11 +60,13 @@ def compile_rule(rule: DetectionRule) -> CompiledRule:
     if not name:
         raise ValueError("DetectionRule has no metadata.name")
     spec = rule.spec
-    query = compile_query(spec.query)
+    # The detector sees only normalised events (nested, no dotted keys).
+    query = compile_query(spec.query, nested_only=True)
     exceptions = []
     for index, exception in enumerate(spec.exceptions):
         try:
-            exceptions.append(compile_query(_EXCEPTION_PREFIX + exception.condition))
+            condition = _EXCEPTION_PREFIX + exception.condition
+            exceptions.append(compile_query(condition, nested_only=True))
         except EqlSyntaxError as error:
             raise ExceptionSyntaxError(index, exception.name, error) from error
     interval = parse_duration(spec.interval).total_seconds()

@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from quarantine.eql import ast
+from quarantine.eql.dispatch import dispatched_or
 from quarantine.eql.errors import EqlSyntaxError
-from quarantine.eql.fields import doc_value, getter, values_of
+from quarantine.eql.fields import Getter, doc_value, field_getter, values_of
 from quarantine.eql.functions import (
     ANY,
     BOOLEAN,
@@ -26,7 +27,8 @@ from quarantine.eql.functions import (
     literal_kind,
     make_cidr_test,
 )
-from quarantine.eql.lucene_regex import LuceneRegexError, compile_lucene
+from quarantine.eql.lucene_regex import LuceneRegexError, compile_lucene_test
+from quarantine.eql.ordering import rare_first
 from quarantine.eql.values import (
     NUMBER_TYPES,
     ORDERING,
@@ -52,12 +54,20 @@ def _error(message: str, pos: ast.Position) -> EqlSyntaxError:
 class Compiler:
     """Turns expressions into closures; `schema` (field -> Elasticsearch type) is optional.
 
+    With `nested_only`, events are promised to be canonical (nested objects, no dotted keys,
+    as `quarantine.events` produces them), and fields are read with a plain walk.
+
     With a schema, `date`/`date_nanos` and `version` fields compare as dates and versions, and
     an optional `?field` missing from the schema is the constant null, as in Elasticsearch.
     """
 
-    def __init__(self, schema: Schema | None = None) -> None:
+    def __init__(self, schema: Schema | None = None, *, nested_only: bool = False) -> None:
         self.schema = schema
+        self.nested_only = nested_only
+
+    def getter(self, path: str) -> Getter:
+        """The accessor of a field path, for the kind of events this compiler expects."""
+        return field_getter(path, nested_only=self.nested_only)
 
     # --- constants -----------------------------------------------------------------------
 
@@ -100,9 +110,16 @@ class Compiler:
         if isinstance(expr, ast.Not):
             return _negate(self.predicate(expr.operand))
         if isinstance(expr, ast.And):
-            return _all_of([self.predicate(operand) for operand in expr.operands])
+            # Compiled as written (so the first error reported is the first in the text),
+            # evaluated rare tests first.
+            predicates = [self.predicate(operand) for operand in expr.operands]
+            return _all_of([predicates[index] for index in rare_first(expr.operands)])
         if isinstance(expr, ast.Or):
-            return _any_of([self.predicate(operand) for operand in expr.operands])
+            predicates = [self.predicate(operand) for operand in expr.operands]
+            switched = dispatched_or(
+                expr.operands, predicates, self._plain_string_field, self.getter
+            )
+            return switched or _any_of(predicates)
         if isinstance(expr, ast.Compare):
             return self._compare(expr)
         if isinstance(expr, ast.InSet):
@@ -114,23 +131,22 @@ class Compiler:
         raise _error("a condition must be true or false, found an arithmetic value", _pos(expr))
 
     def _field_predicate(self, field: ast.Field, test: ElementTest) -> Predicate:
-        get = getter(field.path)
+        get = self.getter(field.path)
 
         def predicate(event: Event) -> bool | None:
             raw = get(event)
             if raw is None:
                 return None
             if type(raw) is list:
-                values = values_of(raw)
-                if not values:
-                    return None
-                for value in values:  # noqa: SIM110 - a plain loop is faster on this hot path
-                    if test(value):
-                        return True
-                return False
+                return _any_element(raw, test)
             return test(raw)
 
         return predicate
+
+    def _plain_string_field(self, field: ast.Field) -> bool:
+        """Whether the field's values compare as plain JSON strings (no schema type, and not
+        an optional field the schema lacks, which is the constant null)."""
+        return self.resolve(field) is field and self._converter(field) is None
 
     def _converter(self, field: ast.Field) -> Converter | None:
         if self.schema is None:
@@ -139,7 +155,7 @@ class Compiler:
 
     def _is_null(self, expr: ast.Expr) -> Predicate:
         if isinstance(expr, ast.Field):
-            get = getter(expr.path)
+            get = self.getter(expr.path)
             return lambda event: not values_of(get(event))
         value = self.value(expr)
         return lambda event: value(event) is None
@@ -267,18 +283,24 @@ class Compiler:
         return scalar_match
 
     def _pattern_test(self, expr: ast.Match) -> ElementTest:
+        string_test, other_test = self._string_pattern_test(expr)
+        if other_test is None:
+            return lambda value: type(value) is str and string_test(value)
+        return lambda value: string_test(value) if type(value) is str else other_test(value)
+
+    def _string_pattern_test(
+        self, expr: ast.Match
+    ) -> tuple[Callable[[str], bool], ElementTest | None]:
+        """The test of string values, and of the others (None: they never match)."""
         strings = [p for p in expr.patterns if type(p) is str]
         others = [p for p in expr.patterns if type(p) is not str]
         string_test: Callable[[str], bool]
         if expr.kind == "regex":
             try:
-                regexes = [compile_lucene(p, insensitive=expr.insensitive) for p in strings]
+                tests = [compile_lucene_test(p, insensitive=expr.insensitive) for p in strings]
             except (LuceneRegexError, re.error) as error:
                 raise _error(f"invalid regular expression: {error}", expr.pos) from None
-            matchers = [regex.fullmatch for regex in regexes]
-
-            def string_test(value: str) -> bool:
-                return any(match(value) is not None for match in matchers)
+            string_test = tests[0] if len(tests) == 1 else _any_string_test(tests)
 
         elif expr.kind == "like" or any(has_wildcard(p) for p in strings):
             string_test = compile_wildcards(strings, insensitive=expr.insensitive)
@@ -289,10 +311,8 @@ class Compiler:
             def string_test(value: str) -> bool:
                 return value.lower() in lowered
 
-        if not others:
-            return lambda value: type(value) is str and string_test(value)
-        other_test = _membership_test(others, insensitive=False)
-        return lambda value: string_test(value) if type(value) is str else other_test(value)
+        other_test = _membership_test(others, insensitive=False) if others else None
+        return string_test, other_test
 
     # --- functions -----------------------------------------------------------------------
 
@@ -393,7 +413,7 @@ class Compiler:
         if isinstance(expr, ast.Field):
             if expr.optional and self.schema is not None and expr.path not in self.schema:
                 return lambda event: None
-            get = getter(expr.path)
+            get = self.getter(expr.path)
             return lambda event: doc_value(get(event))
         if isinstance(expr, ast.Arith):
             return self._arith(expr)
@@ -461,6 +481,32 @@ def _membership_test(constants: list[Any], *, insensitive: bool) -> ElementTest:
         return False
 
     return mixed
+
+
+def _any_element(raw: list[Any], test: ElementTest) -> bool | None:
+    """Whether any non-null element of an array passes `test` (None when it holds none).
+    Flat arrays, the usual case, are walked as they are; nested ones are flattened first."""
+    seen = False
+    for value in raw:
+        if value is None:
+            continue
+        if type(value) is list:
+            values = values_of(raw)
+            return _any_element(values, test) if values else None
+        if test(value):
+            return True
+        seen = True
+    return False if seen else None
+
+
+def _any_string_test(tests: list[Callable[[str], bool]]) -> Callable[[str], bool]:
+    def any_test(value: str) -> bool:
+        for test in tests:  # noqa: SIM110 - a plain loop is faster on this hot path
+            if test(value):
+                return True
+        return False
+
+    return any_test
 
 
 def _negate(predicate: Predicate) -> Predicate:

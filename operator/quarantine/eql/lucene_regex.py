@@ -10,6 +10,7 @@ refused with a clear error instead of being matched wrongly.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 
 class LuceneRegexError(ValueError):
@@ -31,9 +32,44 @@ def translate(pattern: str) -> str:
 
 
 def compile_lucene(pattern: str, *, insensitive: bool) -> re.Pattern[str]:
+    """The pattern as a Python regex, to be used with `fullmatch`."""
+    return re.compile(translate(pattern), _flags(insensitive))
+
+
+# What `.*` (any string) becomes at the top level of a translated pattern.
+_ANY_STRING = "(?:.)*"
+
+
+def compile_lucene_test(pattern: str, *, insensitive: bool) -> Callable[[str], bool]:
+    """A whole-string match test for the pattern, as fast as its shape allows.
+
+    Rules often wrap the interesting part in `.*...*`; a full match of `.*X.*` is a search
+    for X, which the regex engine does without backtracking over the wrapping `.*`s.
+    """
+    translated = translate(pattern)
+    flags = _flags(insensitive)
+    # A top-level alternation is wrapped in a group, so a leading or trailing `.*` seen
+    # here always belongs to the whole pattern.
+    leading = translated.startswith(_ANY_STRING)
+    core = translated[len(_ANY_STRING) :] if leading else translated
+    trailing = core.endswith(_ANY_STRING)
+    core = core[: -len(_ANY_STRING)] if trailing else core
+    if leading and trailing:
+        search = re.compile(core, flags).search
+        return lambda value: search(value) is not None
+    if leading:
+        ends_with = re.compile(core + r"\Z", flags).search
+        return lambda value: ends_with(value) is not None
+    if trailing:
+        starts_with = re.compile(core, flags).match
+        return lambda value: starts_with(value) is not None
+    fullmatch = re.compile(translated, flags).fullmatch
+    return lambda value: fullmatch(value) is not None
+
+
+def _flags(insensitive: bool) -> int:
     # Lucene's case_insensitive flag is ASCII-only, like re.ASCII | re.IGNORECASE.
-    flags = re.DOTALL | (re.IGNORECASE | re.ASCII if insensitive else 0)
-    return re.compile(translate(pattern), flags)
+    return re.DOTALL | (re.IGNORECASE | re.ASCII if insensitive else 0)
 
 
 class _Translator:

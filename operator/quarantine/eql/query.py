@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 from quarantine.eql import ast
@@ -29,13 +29,15 @@ QueryKind = Literal["event", "sequence", "sample"]
 DEFAULT_SAMPLE_BUFFER = 100_000
 
 
-def compile_query(text: str, *, schema: Schema | None = None) -> Query:
+def compile_query(text: str, *, schema: Schema | None = None, nested_only: bool = False) -> Query:
     """Parse and compile an EQL query once; raises EqlSyntaxError with line and column.
 
     `schema` (field path -> Elasticsearch field type) is optional: with it, `date` and
     `version` fields compare as dates and versions and unmapped `?optional` fields are null.
+    `nested_only` promises canonical events (nested objects, no dotted keys at any depth, as
+    `quarantine.events` normalises them): fields are then read with a plain, faster walk.
     """
-    return Query(text, parse(text), Compiler(schema))
+    return Query(text, parse(text), Compiler(schema, nested_only=nested_only))
 
 
 def compile_condition(text: str, *, schema: Schema | None = None) -> Predicate:
@@ -54,6 +56,7 @@ class Query:
     def __init__(self, text: str, node: ast.QueryNode, compiler: Compiler) -> None:
         self.text = text
         self.node = node
+        self.nested_only = compiler.nested_only
         self.kind: QueryKind
         self._category_tests: dict[tuple[str, str], CategoryTest] = {}
         filters: list[ast.EventFilter]
@@ -76,6 +79,11 @@ class Query:
                 filters.append(node.until.filter)
             self.required_values = {}
         self.categories: frozenset[str] | None = categories_of(filters)
+        self.first_stage_category: str | None = None
+        """The category of a sequence's first positive stage (None: any, or not a sequence)."""
+        if isinstance(node, ast.SequenceQuery):
+            first = next(stage for stage in node.stages if not stage.missing)
+            self.first_stage_category = first.filter.category
         self.pipes: tuple[ast.Pipe, ...] = node.pipes
 
     def __repr__(self) -> str:
@@ -93,11 +101,23 @@ class Query:
             return False
         return compiled.predicate(event) is True
 
+    def matcher(self, category_field: str = "event.category") -> Callable[[Event], bool]:
+        """`matches` with everything but the event resolved once, for hot loops."""
+        compiled = self._filter
+        if compiled is None:
+            raise TypeError(f"matcher() is for event queries; this is a {self.kind} query")
+        predicate = compiled.predicate
+        category = compiled.category
+        if category is None:
+            return lambda event: predicate(event) is True
+        in_category = self._in_category(category_field, category)
+        return lambda event: in_category(event) and predicate(event) is True
+
     def _in_category(self, category_field: str, category: str) -> CategoryTest:
         test = self._category_tests.get((category_field, category))
         if test is None:
             test = self._category_tests[(category_field, category)] = category_test(
-                category_field, category
+                category_field, category, nested_only=self.nested_only
             )
         return test
 
@@ -170,8 +190,9 @@ class Query:
         return SequenceMatcher(
             plan,
             category_field=category_field,
-            read_timestamp=timestamp_reader(timestamp_field),
+            read_timestamp=timestamp_reader(timestamp_field, nested_only=self.nested_only),
             max_keys=max_keys,
+            nested_only=self.nested_only,
         )
 
 
@@ -195,6 +216,12 @@ class QueryStream:
         if query.kind == "sequence":
             self.matcher = query._sequence_matcher(category_field, timestamp_field, max_keys)
 
+    @property
+    def idle(self) -> bool:
+        """Whether a sequence waits for nothing: then only an event its first stage takes
+        can change anything (always False for other queries)."""
+        return self.matcher is not None and self.matcher.idle
+
     def feed(self, event: Event) -> list[Result]:
         query = self.query
         if query.kind == "event":
@@ -202,7 +229,8 @@ class QueryStream:
                 return self.pipes.push([Result([event])])
             return []
         if self.matcher is not None:
-            return self.pipes.push(self.matcher.feed(event))
+            completed = self.matcher.feed(event)
+            return self.pipes.push(completed) if completed else completed
         if len(self.buffer) < DEFAULT_SAMPLE_BUFFER:
             self.buffer.append(event)
         return []

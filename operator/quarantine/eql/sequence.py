@@ -67,6 +67,7 @@ class SequenceMatcher:
         category_field: str,
         read_timestamp: Callable[[Event], int | None],
         max_keys: int = DEFAULT_MAX_KEYS,
+        nested_only: bool = False,
     ) -> None:
         self.plan = plan
         self.read_timestamp = read_timestamp
@@ -89,38 +90,86 @@ class SequenceMatcher:
         for stage in (*plan.stages, *([plan.until] if plan.until else [])):
             category = stage.filter.category
             if category is not None and category not in self.in_category:
-                self.in_category[category] = category_test(category_field, category)
+                self.in_category[category] = category_test(
+                    category_field, category, nested_only=nested_only
+                )
         self.partials: dict[tuple[Any, ...], list[_Partial | None]] = {}
         self.seen_missing: dict[tuple[int, tuple[Any, ...]], _SeenMissing] = {}
         self.awaiting: list[_AwaitingTrailing] = []
+        # Pending partials per slot (slot k waits for positive stage k + 1), kept in step
+        # with `partials` so that feed() can skip stages nothing waits for.
+        self.pending = [0] * max(len(self.positives) - 1, 1)
+        self.pending_total = 0
         self.ordinal = 0
         self.now = 0
 
     # --- public --------------------------------------------------------------------------
 
     def feed(self, event: Event) -> list[Result]:
+        # Most events match no stage, so the stages are tried first and the timestamp is
+        # read only when the event matters (or a match waits on a trailing missing stage).
+        if not self.idle:
+            matched = self._matched_positives(event)
+            missing = [i for i in self.missing_indices if self._matches(self.plan.stages[i], event)]
+            if not (matched or missing or self.awaiting or self._kills(event)):
+                return []
+        else:
+            # Nothing is waiting (the usual state): only the first stage can matter.
+            first = self.positives[0]
+            if not self._matches(first, event):
+                return []
+            matched, missing = [(0, first.keys(event))], []
         timestamp = self.read_timestamp(event)
         if timestamp is None:
             return []  # an event without a timestamp has no place in a sequence
         self.ordinal += 1
         self.now = max(self.now, timestamp)
         out = self._decide_awaiting(event, timestamp) if self.awaiting else []
-        self._record_missing(event, timestamp)
-        for stage_index in range(len(self.positives) - 1, -1, -1):
-            stage = self.positives[stage_index]
-            if self._matches(stage, event):
-                for key in stage.keys(event):
-                    completed = self._advance(stage_index, key, event, timestamp)
-                    if completed is not None:
-                        out.extend(self._complete(completed, key))
-        if self.plan.until is not None and self._matches(self.plan.until, event):
+        self._record_missing(missing, event, timestamp)
+        for stage_index, keys in matched:
+            for key in keys:
+                completed = self._advance(stage_index, key, event, timestamp)
+                if completed is not None:
+                    out.extend(self._complete(completed, key))
+        until = self.plan.until
+        if until is not None and self._kills(event):
             # Kills every pending partial of its key, including one this very event just
             # advanced; a sequence it completed has already been emitted.
-            for key in self.plan.until.keys(event):
+            for key in until.keys(event):
                 self._kill(key)
         if self.ordinal % _SWEEP_EVERY == 0:
             self._sweep()
         return out
+
+    def _matched_positives(self, event: Event) -> list[tuple[int, list[tuple[Any, ...]]]]:
+        """The positive stages `event` matches with its join keys there, last stage first
+        (so one event never fills two stages of one sequence).
+
+        A later stage can only advance a partial waiting for it under the same key, so its
+        keys are looked up first and its condition is evaluated only when one is waiting."""
+        found: list[tuple[int, list[tuple[Any, ...]]]] = []
+        pending = self.pending
+        for index in range(len(self.positives) - 1, 0, -1):
+            if not pending[index - 1]:
+                continue
+            stage = self.positives[index]
+            keys = [key for key in stage.keys(event) if self._waiting(key, index - 1)]
+            if keys and self._matches(stage, event):
+                found.append((index, keys))
+        first = self.positives[0]
+        if self._matches(first, event):
+            found.append((0, first.keys(event)))
+        return found
+
+    def _waiting(self, key: tuple[Any, ...], slot: int) -> bool:
+        """Whether a partial under `key` waits in `slot`."""
+        slots = self.partials.get(key)
+        return slots is not None and slots[slot] is not None
+
+    def _kills(self, event: Event) -> bool:
+        """Whether `event` is an `until` event with partials left to kill."""
+        until = self.plan.until
+        return until is not None and self.pending_total > 0 and self._matches(until, event)
 
     def flush(self) -> list[Result]:
         """End of stream: matches still waiting on a trailing missing stage are confirmed."""
@@ -128,8 +177,14 @@ class SequenceMatcher:
         self.awaiting = []
         return out
 
+    @property
+    def idle(self) -> bool:
+        """Whether only the first positive stage can matter to the next event: no partial is
+        pending, no match awaits a trailing stage, and there are no missing-event stages."""
+        return not (self.pending_total or self.awaiting or self.missing_indices)
+
     def pending_count(self) -> int:
-        return sum(sum(p is not None for p in slots) for slots in self.partials.values())
+        return self.pending_total
 
     # --- matching ------------------------------------------------------------------------
 
@@ -144,7 +199,7 @@ class SequenceMatcher:
         if slots is None:
             slots = [None] * max(len(self.positives) - 1, 1)
             if len(self.partials) >= self.max_keys:
-                del self.partials[next(iter(self.partials))]
+                self._kill(next(iter(self.partials)))
         self.partials[key] = slots  # re-inserted: most recently used last
         return slots
 
@@ -156,7 +211,7 @@ class SequenceMatcher:
             started = _Partial([event], [timestamp], [self.ordinal])
             if last_stage == 0:
                 return started
-            self._slots(key)[0] = started
+            self._fill(self._slots(key), 0, started)
             return None
         if key not in self.partials:
             return None
@@ -164,7 +219,7 @@ class SequenceMatcher:
         previous = slots[stage_index - 1]
         if previous is None:
             return None
-        slots[stage_index - 1] = None
+        self._fill(slots, stage_index - 1, None)
         if self.maxspan is not None and timestamp - previous.timestamps[0] > self.maxspan:
             return None
         advanced = _Partial(
@@ -174,24 +229,34 @@ class SequenceMatcher:
         )
         if stage_index == last_stage:
             return advanced
-        slots[stage_index] = advanced
+        self._fill(slots, stage_index, advanced)
         return None
 
+    def _fill(self, slots: list[_Partial | None], index: int, partial: _Partial | None) -> None:
+        """Set one slot, keeping the pending counts right."""
+        change = (partial is not None) - (slots[index] is not None)
+        slots[index] = partial
+        self.pending[index] += change
+        self.pending_total += change
+
     def _kill(self, key: tuple[Any, ...]) -> None:
-        self.partials.pop(key, None)
+        slots = self.partials.pop(key, None)
+        for index, partial in enumerate(slots or ()):
+            if partial is not None:
+                self.pending[index] -= 1
+                self.pending_total -= 1
 
     # --- missing events ------------------------------------------------------------------
 
-    def _record_missing(self, event: Event, timestamp: int) -> None:
-        for index in self.missing_indices:
-            stage = self.plan.stages[index]
-            if self._matches(stage, event):
-                for key in stage.keys(event):
-                    seen = self.seen_missing.get((index, key))
-                    if seen is None:
-                        seen = self.seen_missing[(index, key)] = _SeenMissing()
-                    seen.timestamps.append(timestamp)
-                    seen.ordinals.append(self.ordinal)
+    def _record_missing(self, matched: list[int], event: Event, timestamp: int) -> None:
+        """Remember `event` under the missing-event stages it matched."""
+        for index in matched:
+            for key in self.plan.stages[index].keys(event):
+                seen = self.seen_missing.get((index, key))
+                if seen is None:
+                    seen = self.seen_missing[(index, key)] = _SeenMissing()
+                seen.timestamps.append(timestamp)
+                seen.ordinals.append(self.ordinal)
 
     def _complete(self, partial: _Partial, key: tuple[Any, ...]) -> list[Result]:
         events: list[Any] = [None] * len(self.plan.stages)
@@ -272,7 +337,7 @@ class SequenceMatcher:
             slots = self.partials[key]
             for index, partial in enumerate(slots):
                 if partial is not None and partial.timestamps[0] < horizon:
-                    slots[index] = None
+                    self._fill(slots, index, None)
             if not any(slots):
                 del self.partials[key]
         for seen_key in list(self.seen_missing):

@@ -9,7 +9,7 @@ from typing import Any
 
 from quarantine.eql import ast
 from quarantine.eql.compiler import Compiler, Predicate
-from quarantine.eql.fields import distinct_sorted, getter, values_of
+from quarantine.eql.fields import distinct_sorted, field_getter, values_of
 from quarantine.eql.values import converter_for
 
 Event = Mapping[str, Any]
@@ -46,15 +46,20 @@ class CompiledFilter:
         return self.predicate(event) is True
 
 
-def category_test(category_field: str, category: str) -> CategoryTest:
+def category_test(category_field: str, category: str, *, nested_only: bool = False) -> CategoryTest:
     """Exact, case-sensitive category match; array categories match on any element."""
-    get = getter(category_field)
+    get = field_getter(category_field, nested_only=nested_only)
 
     def test(event: Event) -> bool:
         raw = get(event)
         if raw == category:
             return True
-        return type(raw) is list and category in values_of(raw)
+        if type(raw) is not list:
+            return False
+        if category in raw:
+            return True
+        # Only a nested array can still hold it.
+        return list in map(type, raw) and category in values_of(raw)
 
     return test
 
@@ -70,13 +75,15 @@ class CompiledStage:
         if not self.key_parts:
             return [()]
         choices = []
+        single = True
         for part in self.key_parts:
             values = part(event)
             if values is None:
                 return []
             choices.append(values)
-        if all(len(values) == 1 for values in choices):
-            return [tuple(values[0] for values in choices)]
+            single = single and len(values) == 1
+        if single:
+            return [tuple([values[0] for values in choices])]
         return list(itertools.product(*choices))
 
 
@@ -91,7 +98,7 @@ def compile_key(compiler: Compiler, expr: ast.Expr) -> KeyPart:
         constant = resolved.value
         return lambda event: [constant]
     if isinstance(resolved, ast.Field):
-        get = getter(resolved.path)
+        get = compiler.getter(resolved.path)
         optional = resolved.optional
         field_type = compiler.schema.get(resolved.path) if compiler.schema else None
         convert = converter_for(field_type) if field_type in ("date", "date_nanos") else None

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from quarantine.eql.fields import doc_value, getter
+from quarantine.eql.fields import doc_value, field_getter, getter
 from quarantine.eql.values import to_epoch_nanos
 
 Event = Mapping[str, Any]
 
 
-def timestamp_reader(field: str) -> Callable[[Event], int | None]:
+def timestamp_reader(field: str, *, nested_only: bool = False) -> Callable[[Event], int | None]:
     """Reads an event's timestamp as epoch nanoseconds (numbers are epoch millis)."""
-    get = getter(field)
+    get = field_getter(field, nested_only=nested_only)
 
     def read(event: Event) -> int | None:
         return to_epoch_nanos(doc_value(get(event)))

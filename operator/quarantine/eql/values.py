@@ -80,6 +80,9 @@ def to_epoch_nanos(value: Any) -> int | None:
         return int(Decimal(repr(value)) * _NANOS_PER_MILLI)
     if type(value) is not str:
         return None
+    fast = _utc_iso_nanos(value)
+    if fast is not None:
+        return fast
     if _EPOCH_RE.fullmatch(value):
         try:
             return int(Decimal(value) * _NANOS_PER_MILLI)
@@ -109,6 +112,53 @@ def to_epoch_nanos(value: Any) -> int | None:
         digits = zone[1:].replace(":", "")
         nanos -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60) * 1_000_000_000
     return nanos
+
+
+_DIGITS = frozenset("0123456789")
+_DATE_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_day_starts: dict[str, int | None] = {}
+
+
+def _utc_iso_nanos(value: str) -> int | None:
+    """The usual shape, `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, without regex or datetime (this
+    runs for every event a sequence looks at); None for any other shape."""
+    if len(value) < 20 or value[-1] != "Z" or value[10] != "T":
+        return None
+    if value[13] != ":" or value[16] != ":":
+        return None
+    if len(value) == 20:
+        fraction = ""
+    elif value[19] == "." and 22 <= len(value) <= 30:
+        fraction = value[20:-1]  # 1 to 9 digits
+    else:
+        return None
+    clock = value[11:13] + value[14:16] + value[17:19]
+    if not _DIGITS.issuperset(clock + fraction):
+        return None
+    day = _day_start(value[:10])
+    hour, minute, second = int(clock[0:2]), int(clock[2:4]), int(clock[4:6])
+    if day is None or hour > 23 or minute > 59 or second > 59:
+        return None
+    nanos = (day + hour * 3600 + minute * 60 + second) * 1_000_000_000
+    return nanos + int(fraction.ljust(9, "0")) if fraction else nanos
+
+
+def _day_start(date: str) -> int | None:
+    """Epoch seconds at the start of a `YYYY-MM-DD` day (remembered: events share days)."""
+    if date in _day_starts:
+        return _day_starts[date]
+    start: int | None = None
+    match = _DATE_RE.fullmatch(date)
+    if match is not None:
+        year, month, day = (int(part) for part in match.groups())
+        try:
+            start = int(datetime(year, month, day, tzinfo=UTC).timestamp())
+        except ValueError:
+            start = None
+    if len(_day_starts) >= 4096:
+        _day_starts.clear()
+    _day_starts[date] = start
+    return start
 
 
 _VERSION_RE = re.compile(r"(\d+(?:\.\d+)*)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?")

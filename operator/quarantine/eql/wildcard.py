@@ -34,42 +34,66 @@ def compile_wildcards(patterns: Sequence[str], *, insensitive: bool) -> StringTe
     """A test that is true when the string matches any of the patterns (an OR)."""
     if insensitive:
         patterns = [pattern.lower() for pattern in patterns]
-    literals = frozenset(p for p in patterns if not has_wildcard(p))
-    wild = [p for p in patterns if has_wildcard(p)]
-    test = _compile_wild_only(wild)
+    test = _compile_shapes(patterns)
     if insensitive:
-        if not wild:
-            return lambda value: value.lower() in literals
-        if not literals:
-            return lambda value: test(value.lower())
-        return lambda value: (lowered := value.lower()) in literals or test(lowered)
-    if not wild:
-        return literals.__contains__
-    if not literals:
-        return test
-    return lambda value: value in literals or test(value)
+        return lambda value: test(value.lower())
+    return test
 
 
-def _compile_wild_only(patterns: list[str]) -> StringTest:
-    if not patterns:
+def _compile_shapes(patterns: Sequence[str]) -> StringTest:
+    """Sorts the patterns by shape, so that most are tested with C-level string methods: a set
+    for literals, one `startswith`/`endswith` call for all `x*`/`*x` patterns, one regex
+    search for all `*x*` patterns; only the remaining shapes go through a full regex."""
+    literals: set[str] = set()
+    prefixes: list[str] = []
+    suffixes: list[str] = []
+    infixes: list[str] = []
+    others: list[str] = []
+    for pattern in patterns:
+        head, body, tail = pattern[:1], pattern[1:-1], pattern[-1:]
+        if not has_wildcard(pattern):
+            literals.add(pattern)
+        elif tail == "*" and not has_wildcard(pattern[:-1]):
+            prefixes.append(pattern[:-1])
+        elif head == "*" and not has_wildcard(pattern[1:]):
+            suffixes.append(pattern[1:])
+        elif len(pattern) >= 2 and head == "*" and tail == "*" and not has_wildcard(body):
+            infixes.append(body)
+        else:
+            others.append(pattern)
+    tests: list[StringTest] = []
+    if literals:
+        tests.append(frozenset(literals).__contains__)
+    if prefixes:
+        starts = tuple(prefixes)
+        tests.append(lambda value: value.startswith(starts))
+    if suffixes:
+        ends = tuple(suffixes)
+        tests.append(lambda value: value.endswith(ends))
+    if infixes:
+        tests.append(_infix_test(infixes))
+    if others:
+        regex = re.compile("|".join(f"(?:{wildcard_regex(p)})" for p in others), re.DOTALL)
+        fullmatch = regex.fullmatch
+        tests.append(lambda value: fullmatch(value) is not None)
+    if not tests:
         return lambda value: False
-    if len(patterns) == 1:
-        return _compile_single(patterns[0])
-    regex = re.compile("|".join(f"(?:{wildcard_regex(p)})" for p in patterns), re.DOTALL)
-    fullmatch = regex.fullmatch
-    return lambda value: fullmatch(value) is not None
+    if len(tests) == 1:
+        return tests[0]
+
+    def any_shape(value: str) -> bool:
+        for test in tests:  # noqa: SIM110 - a plain loop is faster on this hot path
+            if test(value):
+                return True
+        return False
+
+    return any_shape
 
 
-def _compile_single(pattern: str) -> StringTest:
-    # The shapes Elastic rules use most, without the regex engine.
-    inner = pattern[1:-1]
-    if len(pattern) >= 2 and pattern[0] == "*" and pattern[-1] == "*" and not has_wildcard(inner):
-        return lambda value: inner in value
-    prefix = pattern[:-1]
-    if pattern.endswith("*") and not has_wildcard(prefix):
-        return lambda value: value.startswith(prefix)
-    suffix = pattern[1:]
-    if pattern.startswith("*") and not has_wildcard(suffix):
-        return lambda value: value.endswith(suffix)
-    fullmatch = re.compile(wildcard_regex(pattern), re.DOTALL).fullmatch
-    return lambda value: fullmatch(value) is not None
+def _infix_test(infixes: list[str]) -> StringTest:
+    if len(infixes) == 1:
+        infix = infixes[0]
+        return lambda value: infix in value
+    # One search over all the infixes at once (an empty one matches every string).
+    search = re.compile("|".join(map(re.escape, infixes))).search
+    return lambda value: search(value) is not None

@@ -3,7 +3,8 @@ normalised to one canonical ECS layout (nested objects, no dotted keys)."""
 
 from quarantine.events.args import split_command_line, strip_runtime_prefix
 from quarantine.events.errors import EventFormatError
-from quarantine.events.fields import expand_dotted, field_strings, get_field, set_field
+from quarantine.events.expansion import expand_dotted
+from quarantine.events.fields import field_strings, get_field, set_field
 from quarantine.events.formats import (
     EVENT_FORMATS,
     FORMAT_CHOICES,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from quarantine.events.errors import EventFormatError, json_type_name
-from quarantine.events.fields import expand_dotted
+from quarantine.events.expansion import expand_dotted
 
 
 def normalise_ecs(raw: Any) -> dict[str, Any]:

@@ -15,6 +15,10 @@ class EventFormatError(ValueError):
         self.path = path
         super().__init__(f"{path}: {message}" if path else message)
 
+    def within(self, key: str) -> EventFormatError:
+        """The same error, its path seen from the object that holds `key`."""
+        return EventFormatError(self.message, path=f"{key}.{self.path}" if self.path else key)
+
 
 def json_type_name(value: object) -> str:
     """How a JSON reader would name the type of `value`, for error messages."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -170,10 +171,15 @@ def test_a_failing_rule_does_not_stop_the_others(caplog: pytest.LogCaptureFixtur
         categories = real_query.categories
         required_values = real_query.required_values
 
-        def matches(self, event: dict[str, Any], category_field: str = "event.category") -> bool:
-            if "odd" in event:
-                raise TypeError("unexpected value")
-            return real_query.matches(event, category_field=category_field)
+        def matcher(self, category_field: str = "event.category") -> Callable[[Any], bool]:
+            real_matcher = real_query.matcher(category_field)
+
+            def matches(event: dict[str, Any]) -> bool:
+                if "odd" in event:
+                    raise TypeError("unexpected value")
+                return real_matcher(event)
+
+            return matches
 
     patched = dataclasses.replace(broken, query=FailsOnOddEvents())  # type: ignore[arg-type]
     detector = Detector(RuleSet([patched, ruleset.rules[1]], {}), clock=Clock())

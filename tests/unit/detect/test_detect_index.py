@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quarantine.detect import RuleSet
+from quarantine.detect.index import MEMO_LIMIT
 
 RULES = {
     "compression": FOUNDING_QUERY,
@@ -84,3 +85,15 @@ def test_index_never_drops_a_matching_rule(
     for rule in ruleset.rules:
         if rule.query.matches(event, category_field="event.category"):
             assert rule.name in candidates, f"index dropped {rule.name} for {event}"
+
+
+def test_remembered_lookups_give_the_same_answers_as_fresh_ones() -> None:
+    ruleset = _ruleset()
+    expected = ["netcat", "no-literal", "shell-args"]
+    assert _names(ruleset, process_event("NC")) == expected  # remembered by the exact text
+    assert _names(ruleset, process_event("nc")) == expected
+    # Far more distinct values than the index remembers: it starts over, answers stay right.
+    for number in range(MEMO_LIMIT + 50):
+        assert _names(ruleset, process_event(f"tool-{number}")) == ["no-literal"]
+    assert _names(ruleset, process_event("nc")) == expected
+    assert _names(ruleset, process_event("TAR", "/ETC/shadow")) == ["compression", "no-literal"]

@@ -64,3 +64,30 @@ def test_sequence_orders_by_override_with_timestamp_fallback() -> None:
     (draft,) = detector.process(chmod)
     assert draft.source_events[0] is curl  # the alert shows the event as it came
     assert "ingested" not in curl["event"]
+
+
+FILE_THEN_EXEC = """sequence by container.id with maxspan=10s
+  [file where event.type == "creation" and file.path : "/tmp/*"] by file.path
+  [process where event.type == "start"] by process.executable
+"""
+
+
+def test_a_sequence_starting_with_another_category_waits_for_that_event() -> None:
+    ruleset = RuleSet.from_rules([make_rule("drop-then-run", FILE_THEN_EXEC)])
+    detector = Detector(ruleset, clock=lambda: T0 + 5)
+    run = process_event("payload", at=_at(1), container="c1")
+    run["process"]["executable"] = "/tmp/payload"
+    # Nothing was dropped yet: the exec reaches the rule but cannot start the sequence.
+    assert detector.process(run) == []
+    assert detector.counters("drop-then-run").evaluated == 1
+    drop = {
+        "@timestamp": _at(2),
+        "event": {"category": ["file"], "type": ["creation"]},
+        "file": {"path": "/tmp/payload"},
+        "container": {"id": "c1"},
+    }
+    assert detector.process(drop) == []
+    run_again = process_event("payload", at=_at(3), container="c1")
+    run_again["process"]["executable"] = "/tmp/payload"
+    (draft,) = detector.process(run_again)
+    assert draft.source_events == (drop, run_again)
