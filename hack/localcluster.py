@@ -272,6 +272,7 @@ class LocalCluster:
 
     def up(self) -> None:
         if self.is_running():
+            self._link_binaries()  # cheap, and repairs links removed by hand
             log(
                 f"already running at {self.server} (kubeconfig {self.kubeconfig});"
                 " not starting another"
