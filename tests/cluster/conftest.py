@@ -1,7 +1,9 @@
 """The real local control plane for cluster tests: started once per session, stopped after.
 
 Set QUARANTINE_TEST_KUBECONFIG to the kubeconfig of a running `make cluster-up` cluster to reuse
-it instead (faster while developing); the session then leaves it running.
+it instead (faster while developing); the session then leaves it running. The component logs of
+a session's own cluster are kept in its temporary directory (the path is printed at the end), and
+their tails are printed under any failing cluster test.
 """
 
 from __future__ import annotations
@@ -47,10 +49,10 @@ def cluster() -> Iterator[LocalCluster]:
         yield local
     finally:
         local.down()
-        if os.environ.get("QUARANTINE_KEEP_CLUSTER_LOGS"):
-            print(f"cluster logs kept in {local.logs_dir}", file=sys.stderr)
-        else:
-            shutil.rmtree(root, ignore_errors=True)
+        # The data goes; the component logs stay for a look after a failed run.
+        for data in ("etcd-data", "pki", "helm"):
+            shutil.rmtree(root / data, ignore_errors=True)
+        print(f"\ncontrol plane component logs: {local.logs_dir}", file=sys.stderr)
 
 
 @pytest.hookimpl(hookwrapper=True)
