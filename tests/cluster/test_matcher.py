@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import yaml
+from chart_identity import install_chart_identity, remove_chart_identity
 
 from localcluster import LocalCluster
 
@@ -74,8 +75,11 @@ def run_matcher(
     token_args: list[str],
     token: str,
     extra_args: Sequence[str] = (),
+    *,
+    kubeconfig: Path | None = None,
 ) -> Iterator[RunningMatcher]:
-    """`quarantine matcher` as a subprocess on a free port, until it answers /readyz."""
+    """`quarantine matcher` as a subprocess on a free port, until it answers /readyz; as the
+    cluster admin unless `kubeconfig` names another identity."""
     log_file = workdir / "matcher.log"
     port = free_port()
     with log_file.open("w") as log:
@@ -83,7 +87,7 @@ def run_matcher(
             [
                 str(QUARANTINE),
                 "matcher",
-                f"--kubeconfig={cluster.kubeconfig}",
+                f"--kubeconfig={kubeconfig or cluster.kubeconfig}",
                 f"--listen=127.0.0.1:{port}",
                 *token_args,
                 f"--max-body-bytes={MAX_BODY}",
@@ -120,11 +124,22 @@ def run_matcher(
 def matcher(
     cluster: LocalCluster, crds_installed: LocalCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningMatcher]:
+    """The matcher as the chart's matcher ServiceAccount: a missing RBAC rule fails these tests."""
     token = uuid.uuid4().hex
     workdir = tmp_path_factory.mktemp("matcher")
     (workdir / "token").write_text(token + "\n")
-    with run_matcher(cluster, workdir, [f"--token-file={workdir / 'token'}"], token) as running:
-        yield running
+    identity = install_chart_identity(cluster, workdir, component="matcher")
+    try:
+        with run_matcher(
+            cluster,
+            workdir,
+            [f"--token-file={workdir / 'token'}"],
+            token,
+            kubeconfig=identity.identity.kubeconfig,
+        ) as running:
+            yield running
+    finally:
+        remove_chart_identity(cluster, identity)
 
 
 @pytest.fixture(scope="module")

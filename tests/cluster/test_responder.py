@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,22 +25,13 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-import yaml
+from chart_identity import Identity, install_chart_identity, remove_chart_identity
 
 from localcluster import LocalCluster
 from quarantine.respond.isolation import assess_isolation
 from quarantine.respond.selectors import selector_matches
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CHART = REPO_ROOT / "charts" / "quarantine"
-# The chart files that make the operator's identity and its permissions.
-RBAC_CHART_FILES = (
-    "Chart.yaml",
-    "values.yaml",
-    "templates/_helpers.tpl",
-    "templates/rbac.yaml",
-    "templates/serviceaccounts.yaml",
-)
 QUARANTINE = Path(sys.executable).parent / "quarantine"
 T = TypeVar("T")
 FINAL = ("Contained", "Partial", "DryRun", "Skipped", "Failed")
@@ -78,105 +68,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-# --- the ServiceAccount identity from the chart -------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Identity:
-    namespace: str
-    service_account: str
-    kubeconfig: Path
-
-
-def _server_version(cluster: LocalCluster) -> str:
-    version = json.loads(cluster.kubectl("version", "-o", "json").stdout)
-    return str(version["serverVersion"]["gitVersion"]).lstrip("v")
-
-
-@dataclass(frozen=True)
-class ChartIdentity:
-    """The chart's operator ServiceAccount and RBAC, applied to the cluster from `rendered`."""
-
-    identity: Identity
-    rendered: str
-
-    def manifests(self, kind: str) -> list[dict[str, Any]]:
-        return [doc for doc in yaml.safe_load_all(self.rendered) if doc and doc["kind"] == kind]
-
-
-def install_chart_identity(
-    cluster: LocalCluster,
-    work: Path,
-    *,
-    extra_files: tuple[str, ...] = (),
-    values: tuple[str, ...] = (),
-) -> ChartIdentity:
-    """Render the chart's RBAC (plus `extra_files`, with `values` set) into a fresh namespace,
-    apply it, and write a kubeconfig holding a token of the operator's ServiceAccount."""
-    chart = work / "chart"
-    for relative in (*RBAC_CHART_FILES, *extra_files):
-        (chart / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(CHART / relative, chart / relative)
-    suffix = uuid.uuid4().hex[:6]
-    namespace, release = f"quarantine-{suffix}", f"q{suffix}"
-    cluster.kubectl("create", "namespace", namespace)
-    settings = [arg for value in values for arg in ("--set", value)]
-    rendered = cluster.helm(
-        "template",
-        release,
-        str(chart),
-        "-n",
-        namespace,
-        "--kube-version",
-        _server_version(cluster),
-        *settings,
-    ).stdout
-    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=rendered)
-    service_account = next(
-        doc["metadata"]["name"]
-        for doc in yaml.safe_load_all(rendered)
-        if doc and doc["kind"] == "ServiceAccount" and doc["metadata"]["name"].endswith("-operator")
-    )
-    token = cluster.kubectl(
-        "create", "token", service_account, "-n", namespace, "--duration", "2h"
-    ).stdout.strip()
-    admin = yaml.safe_load(cluster.kubeconfig.read_text())
-    kubeconfig = work / "operator.kubeconfig"
-    kubeconfig.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": admin["clusters"],
-                "users": [{"name": "operator", "user": {"token": token}}],
-                "contexts": [
-                    {
-                        "name": "operator",
-                        "context": {"cluster": admin["clusters"][0]["name"], "user": "operator"},
-                    }
-                ],
-                "current-context": "operator",
-            }
-        )
-    )
-    return ChartIdentity(Identity(namespace, service_account, kubeconfig), rendered)
-
-
-def remove_chart_identity(cluster: LocalCluster, installed: ChartIdentity) -> None:
-    cluster.kubectl(
-        "delete",
-        "-f",
-        "-",
-        "--ignore-not-found",
-        "--wait=false",
-        input=installed.rendered,
-        check=False,
-    )
-    cluster.kubectl(
-        "delete", "namespace", installed.identity.namespace, "--wait=false", check=False
-    )
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from chart_identity import ChartIdentity, Identity, install_chart_identity, remove_chart_identity
 from test_responder import (
-    ChartIdentity,
-    Identity,
     Operators,
     RunningOperator,
     apply,
@@ -25,10 +24,8 @@ from test_responder import (
     create_alert,
     events_about,
     get_json,
-    install_chart_identity,
     operators,
     policies,
-    remove_chart_identity,
     results,
     rules,
     running_pods,
