@@ -32,6 +32,7 @@ from quarantine.events.timestamps import to_datetime
 logger = logging.getLogger(__name__)
 
 CATEGORY_FIELD = "event.category"
+_UNREAD = object()  # a field not read yet (None would mean absent)
 
 
 @dataclass
@@ -116,8 +117,9 @@ class Detector:
             return []
         states = self._states
         times = EventTimes(event)
-        categories = _categories(event)
-        namespace = get_field(event, "orchestrator.namespace")
+        # Read only when a candidate needs them (most candidates need neither).
+        categories: frozenset[str] | None = None
+        namespace: Any = _UNREAD
         wall_clock = None if self._event_time_clock else self._clock()
         drafts: list[AlertDraft] = []
         for rule in candidates:
@@ -128,12 +130,17 @@ class Detector:
                 state.counters.late += 1
                 continue
             allowed = rule.scope.namespaces
-            if allowed is not None and type(namespace) is str and namespace not in allowed:
-                state.counters.out_of_scope += 1
-                continue
+            if allowed is not None:
+                if namespace is _UNREAD:
+                    namespace = get_field(event, "orchestrator.namespace")
+                if type(namespace) is str and namespace not in allowed:
+                    state.counters.out_of_scope += 1
+                    continue
             state.counters.evaluated += 1
             try:
                 if state.sequence_like:
+                    if categories is None:
+                        categories = _categories(event)
                     matches = self._feed(state, event, times, categories)
                 elif state.matches(event):  # most events match no event rule
                     matches = self._matched(state, event)

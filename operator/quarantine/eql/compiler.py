@@ -138,7 +138,7 @@ class Compiler:
             if raw is None:
                 return None
             if type(raw) is list:
-                return _any_element(raw, test)
+                return any_element(raw, test)
             return test(raw)
 
         return predicate
@@ -146,9 +146,9 @@ class Compiler:
     def _plain_string_field(self, field: ast.Field) -> bool:
         """Whether the field's values compare as plain JSON strings (no schema type, and not
         an optional field the schema lacks, which is the constant null)."""
-        return self.resolve(field) is field and self._converter(field) is None
+        return self.resolve(field) is field and self.converter(field) is None
 
-    def _converter(self, field: ast.Field) -> Converter | None:
+    def converter(self, field: ast.Field) -> Converter | None:
         if self.schema is None:
             return None
         return converter_for(self.schema.get(field.path))
@@ -175,8 +175,8 @@ class Compiler:
             left, right, op = right, left, _FLIPPED[op]
         if isinstance(left, ast.Field) and isinstance(right, ast.Literal):
             if op == "!=":
-                return _negate(self._field_predicate(left, self._element_test("==", left, right)))
-            return self._field_predicate(left, self._element_test(op, left, right))
+                return _negate(self._field_predicate(left, self.element_test("==", left, right)))
+            return self._field_predicate(left, self.element_test(op, left, right))
         if (
             isinstance(left, ast.Field)
             and isinstance(right, ast.Field)
@@ -190,9 +190,9 @@ class Compiler:
         left_value, right_value = self.value(left), self.value(right)
         return lambda event: scalar_compare(op, left_value(event), right_value(event))
 
-    def _element_test(self, op: str, field: ast.Field, literal: ast.Literal) -> ElementTest:
+    def element_test(self, op: str, field: ast.Field, literal: ast.Literal) -> ElementTest:
         constant = literal.value
-        convert = self._converter(field)
+        convert = self.converter(field)
         if convert is not None:
             target = convert(constant)
             if target is None:
@@ -231,9 +231,9 @@ class Compiler:
         members = [self.resolve(value) for value in expr.values]
         if all(isinstance(member, ast.Literal) for member in members):
             constants = [m.value for m in members if isinstance(m, ast.Literal)]
-            test = _membership_test(constants, insensitive=expr.insensitive)
+            test = membership_test(constants, insensitive=expr.insensitive)
             if isinstance(operand, ast.Field):
-                convert = self._converter(operand)
+                convert = self.converter(operand)
                 if convert is not None:
                     targets = {convert(c) for c in constants} - {None}
                     return self._field_predicate(operand, lambda v: convert(v) in targets)
@@ -311,7 +311,7 @@ class Compiler:
             def string_test(value: str) -> bool:
                 return value.lower() in lowered
 
-        other_test = _membership_test(others, insensitive=False) if others else None
+        other_test = membership_test(others, insensitive=False) if others else None
         return string_test, other_test
 
     # --- functions -----------------------------------------------------------------------
@@ -455,7 +455,7 @@ _FLIPPED: dict[str, ast.CompareOp] = {
 }
 
 
-def _membership_test(constants: list[Any], *, insensitive: bool) -> ElementTest:
+def membership_test(constants: list[Any], *, insensitive: bool) -> ElementTest:
     strings = {c.lower() if insensitive else c for c in constants if type(c) is str}
     numbers = {c for c in constants if is_number(c)}
     booleans = {c for c in constants if type(c) is bool}
@@ -483,7 +483,7 @@ def _membership_test(constants: list[Any], *, insensitive: bool) -> ElementTest:
     return mixed
 
 
-def _any_element(raw: list[Any], test: ElementTest) -> bool | None:
+def any_element(raw: list[Any], test: ElementTest) -> bool | None:
     """Whether any non-null element of an array passes `test` (None when it holds none).
     Flat arrays, the usual case, are walked as they are; nested ones are flattened first."""
     seen = False
@@ -492,7 +492,7 @@ def _any_element(raw: list[Any], test: ElementTest) -> bool | None:
             continue
         if type(value) is list:
             values = values_of(raw)
-            return _any_element(values, test) if values else None
+            return any_element(values, test) if values else None
         if test(value):
             return True
         seen = True

@@ -41,7 +41,14 @@ _ANY_STRING = "(?:.)*"
 
 
 def compile_lucene_test(pattern: str, *, insensitive: bool) -> Callable[[str], bool]:
-    """A whole-string match test for the pattern, as fast as its shape allows.
+    """A whole-string match test for the pattern, as fast as its shape allows."""
+    find = lucene_finder(pattern, insensitive=insensitive)
+    return lambda value: find(value) is not None
+
+
+def lucene_finder(pattern: str, *, insensitive: bool) -> Callable[[str], object]:
+    """A regex method whose result is not None exactly when the pattern matches the whole
+    string (generated code calls it directly, without the wrapper above).
 
     Rules often wrap the interesting part in `.*...*`; a full match of `.*X.*` is a search
     for X, which the regex engine does without backtracking over the wrapping `.*`s.
@@ -55,16 +62,12 @@ def compile_lucene_test(pattern: str, *, insensitive: bool) -> Callable[[str], b
     trailing = core.endswith(_ANY_STRING)
     core = core[: -len(_ANY_STRING)] if trailing else core
     if leading and trailing:
-        search = re.compile(core, flags).search
-        return lambda value: search(value) is not None
+        return re.compile(core, flags).search
     if leading:
-        ends_with = re.compile(core + r"\Z", flags).search
-        return lambda value: ends_with(value) is not None
+        return re.compile(core + r"\Z", flags).search
     if trailing:
-        starts_with = re.compile(core, flags).match
-        return lambda value: starts_with(value) is not None
-    fullmatch = re.compile(translated, flags).fullmatch
-    return lambda value: fullmatch(value) is not None
+        return re.compile(core, flags).match
+    return re.compile(translated, flags).fullmatch
 
 
 def _flags(insensitive: bool) -> int:

@@ -93,19 +93,21 @@ class Query:
 
     def matches(self, event: Event, category_field: str = "event.category") -> bool:
         """Whether one event matches an event query (no pipes applied)."""
-        compiled = self._filter
-        if compiled is None:
-            raise TypeError(f"matches() is for event queries; this is a {self.kind} query")
-        category = compiled.category
-        if category is not None and not self._in_category(category_field, category)(event):
-            return False
-        return compiled.predicate(event) is True
+        return self.matcher(category_field)(event)
 
     def matcher(self, category_field: str = "event.category") -> Callable[[Event], bool]:
-        """`matches` with everything but the event resolved once, for hot loops."""
+        """`matches` as one generated function (`eql/codegen.py`), built once per category
+        field, for hot loops."""
         compiled = self._filter
         if compiled is None:
             raise TypeError(f"matcher() is for event queries; this is a {self.kind} query")
+        return compiled.matcher(category_field)
+
+    def reference_matcher(self, category_field: str = "event.category") -> Callable[[Event], bool]:
+        """`matches` through the reference closures (what the generated function must equal)."""
+        compiled = self._filter
+        if compiled is None:
+            raise TypeError(f"reference_matcher() needs an event query; this is a {self.kind} one")
         predicate = compiled.predicate
         category = compiled.category
         if category is None:
@@ -192,7 +194,6 @@ class Query:
             category_field=category_field,
             read_timestamp=timestamp_reader(timestamp_field, nested_only=self.nested_only),
             max_keys=max_keys,
-            nested_only=self.nested_only,
         )
 
 

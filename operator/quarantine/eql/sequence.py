@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from quarantine.eql.stages import CategoryTest, CompiledStage, Result, category_test
+from quarantine.eql.stages import CompiledStage, Result
 
 Event = Mapping[str, Any]
 DEFAULT_MAX_KEYS = 100_000
@@ -67,7 +67,6 @@ class SequenceMatcher:
         category_field: str,
         read_timestamp: Callable[[Event], int | None],
         max_keys: int = DEFAULT_MAX_KEYS,
-        nested_only: bool = False,
     ) -> None:
         self.plan = plan
         self.read_timestamp = read_timestamp
@@ -86,13 +85,10 @@ class SequenceMatcher:
             if plan.stages[i].missing
         ]
         self.missing_indices = [i for i, stage in enumerate(plan.stages) if stage.missing]
-        self.in_category: dict[str, CategoryTest] = {}
-        for stage in (*plan.stages, *([plan.until] if plan.until else [])):
-            category = stage.filter.category
-            if category is not None and category not in self.in_category:
-                self.in_category[category] = category_test(
-                    category_field, category, nested_only=nested_only
-                )
+        # Each stage's filter as one generated call (category and condition), by position.
+        self.stage_matches = [stage.filter.matcher(category_field) for stage in plan.stages]
+        self.positive_matches = [self.stage_matches[i] for i in positions]
+        self.until_matches = plan.until.filter.matcher(category_field) if plan.until else None
         self.partials: dict[tuple[Any, ...], list[_Partial | None]] = {}
         self.seen_missing: dict[tuple[int, tuple[Any, ...]], _SeenMissing] = {}
         self.awaiting: list[_AwaitingTrailing] = []
@@ -110,15 +106,14 @@ class SequenceMatcher:
         # read only when the event matters (or a match waits on a trailing missing stage).
         if not self.idle:
             matched = self._matched_positives(event)
-            missing = [i for i in self.missing_indices if self._matches(self.plan.stages[i], event)]
+            missing = [i for i in self.missing_indices if self.stage_matches[i](event)]
             if not (matched or missing or self.awaiting or self._kills(event)):
                 return []
         else:
             # Nothing is waiting (the usual state): only the first stage can matter.
-            first = self.positives[0]
-            if not self._matches(first, event):
+            if not self.positive_matches[0](event):
                 return []
-            matched, missing = [(0, first.keys(event))], []
+            matched, missing = [(0, self.positives[0].keys(event))], []
         timestamp = self.read_timestamp(event)
         if timestamp is None:
             return []  # an event without a timestamp has no place in a sequence
@@ -154,11 +149,10 @@ class SequenceMatcher:
                 continue
             stage = self.positives[index]
             keys = [key for key in stage.keys(event) if self._waiting(key, index - 1)]
-            if keys and self._matches(stage, event):
+            if keys and self.positive_matches[index](event):
                 found.append((index, keys))
-        first = self.positives[0]
-        if self._matches(first, event):
-            found.append((0, first.keys(event)))
+        if self.positive_matches[0](event):
+            found.append((0, self.positives[0].keys(event)))
         return found
 
     def _waiting(self, key: tuple[Any, ...], slot: int) -> bool:
@@ -168,8 +162,8 @@ class SequenceMatcher:
 
     def _kills(self, event: Event) -> bool:
         """Whether `event` is an `until` event with partials left to kill."""
-        until = self.plan.until
-        return until is not None and self.pending_total > 0 and self._matches(until, event)
+        until = self.until_matches
+        return until is not None and self.pending_total > 0 and until(event)
 
     def flush(self) -> list[Result]:
         """End of stream: matches still waiting on a trailing missing stage are confirmed."""
@@ -187,12 +181,6 @@ class SequenceMatcher:
         return self.pending_total
 
     # --- matching ------------------------------------------------------------------------
-
-    def _matches(self, stage: CompiledStage, event: Event) -> bool:
-        category = stage.filter.category
-        if category is not None and not self.in_category[category](event):
-            return False
-        return stage.filter.predicate(event) is True
 
     def _slots(self, key: tuple[Any, ...]) -> list[_Partial | None]:
         slots = self.partials.pop(key, None)
@@ -308,9 +296,8 @@ class SequenceMatcher:
         assert self.maxspan is not None
         trailing_keys: set[tuple[Any, ...]] = set()
         for index in self.trailing:
-            stage = self.plan.stages[index]
-            if self._matches(stage, event):
-                trailing_keys.update(stage.keys(event))
+            if self.stage_matches[index](event):
+                trailing_keys.update(self.plan.stages[index].keys(event))
         released: list[Result] = []
         still: list[_AwaitingTrailing] = []
         for awaiting in self.awaiting:

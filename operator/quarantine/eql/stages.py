@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from quarantine.eql import ast
+from quarantine.eql.categories import CategoryTest as CategoryTest  # re-exported
+from quarantine.eql.categories import category_test as category_test  # re-exported
+from quarantine.eql.codegen import Matcher, generate_matcher
 from quarantine.eql.compiler import Compiler, Predicate
-from quarantine.eql.fields import distinct_sorted, field_getter, values_of
+from quarantine.eql.fields import distinct_sorted
 from quarantine.eql.values import converter_for
 
 Event = Mapping[str, Any]
 KeyPart = Callable[[Event], list[Any] | None]  # candidate values, or None: excluded
-CategoryTest = Callable[[Event], bool]
 
 
 class Result(list[Any]):
@@ -37,31 +39,28 @@ class Result(list[Any]):
 
 @dataclass(frozen=True, slots=True)
 class CompiledFilter:
+    """An event filter: the reference closure (`predicate`) and, built on first use per
+    category field, its generated form (`matcher`), which also tests the category."""
+
     category: str | None
     predicate: Predicate
+    node: ast.EventFilter
+    compiler: Compiler
+    generated: dict[str, Matcher] = field(default_factory=dict, compare=False)
 
     def matches(self, event: Event, in_category: CategoryTest) -> bool:
         if self.category is not None and not in_category(event):
             return False
         return self.predicate(event) is True
 
-
-def category_test(category_field: str, category: str, *, nested_only: bool = False) -> CategoryTest:
-    """Exact, case-sensitive category match; array categories match on any element."""
-    get = field_getter(category_field, nested_only=nested_only)
-
-    def test(event: Event) -> bool:
-        raw = get(event)
-        if raw == category:
-            return True
-        if type(raw) is not list:
-            return False
-        if category in raw:
-            return True
-        # Only a nested array can still hold it.
-        return list in map(type, raw) and category in values_of(raw)
-
-    return test
+    def matcher(self, category_field: str) -> Matcher:
+        """`event -> bool`: in the category and the condition true, as one generated call."""
+        matcher = self.generated.get(category_field)
+        if matcher is None:
+            matcher = self.generated[category_field] = generate_matcher(
+                self.compiler, self.node, category_field
+            )
+        return matcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +87,7 @@ class CompiledStage:
 
 
 def compile_filter(compiler: Compiler, node: ast.EventFilter) -> CompiledFilter:
-    return CompiledFilter(node.category, compiler.predicate(node.condition))
+    return CompiledFilter(node.category, compiler.predicate(node.condition), node, compiler)
 
 
 def compile_key(compiler: Compiler, expr: ast.Expr) -> KeyPart:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 StringTest = Callable[[str], bool]
 
@@ -40,10 +41,21 @@ def compile_wildcards(patterns: Sequence[str], *, insensitive: bool) -> StringTe
     return test
 
 
-def _compile_shapes(patterns: Sequence[str]) -> StringTest:
-    """Sorts the patterns by shape, so that most are tested with C-level string methods: a set
-    for literals, one `startswith`/`endswith` call for all `x*`/`*x` patterns, one regex
-    search for all `*x*` patterns; only the remaining shapes go through a full regex."""
+@dataclass(frozen=True, slots=True)
+class WildcardShapes:
+    """A list of patterns sorted by shape, so that most are tested with C-level string
+    methods: a set for literals, one `startswith`/`endswith` call for all `x*`/`*x`
+    patterns, one regex search for all `*x*` patterns; only the remaining shapes go through
+    a full regex. Shared by the closures below and by generated code (`eql/codegen.py`)."""
+
+    literals: frozenset[str]
+    prefixes: tuple[str, ...]
+    suffixes: tuple[str, ...]
+    infixes: tuple[str, ...]
+    others: re.Pattern[str] | None  # fullmatch of the patterns of no simpler shape
+
+
+def wildcard_shapes(patterns: Sequence[str]) -> WildcardShapes:
     literals: set[str] = set()
     prefixes: list[str] = []
     suffixes: list[str] = []
@@ -61,20 +73,34 @@ def _compile_shapes(patterns: Sequence[str]) -> StringTest:
             infixes.append(body)
         else:
             others.append(pattern)
-    tests: list[StringTest] = []
-    if literals:
-        tests.append(frozenset(literals).__contains__)
-    if prefixes:
-        starts = tuple(prefixes)
-        tests.append(lambda value: value.startswith(starts))
-    if suffixes:
-        ends = tuple(suffixes)
-        tests.append(lambda value: value.endswith(ends))
-    if infixes:
-        tests.append(_infix_test(infixes))
+    regex = None
     if others:
         regex = re.compile("|".join(f"(?:{wildcard_regex(p)})" for p in others), re.DOTALL)
-        fullmatch = regex.fullmatch
+    return WildcardShapes(
+        frozenset(literals), tuple(prefixes), tuple(suffixes), tuple(infixes), regex
+    )
+
+
+def infix_search(infixes: Sequence[str]) -> Callable[[str], object]:
+    """One search over several infixes at once (an empty one matches every string)."""
+    return re.compile("|".join(map(re.escape, infixes))).search
+
+
+def _compile_shapes(patterns: Sequence[str]) -> StringTest:
+    shapes = wildcard_shapes(patterns)
+    tests: list[StringTest] = []
+    if shapes.literals:
+        tests.append(shapes.literals.__contains__)
+    if shapes.prefixes:
+        starts = shapes.prefixes
+        tests.append(lambda value: value.startswith(starts))
+    if shapes.suffixes:
+        ends = shapes.suffixes
+        tests.append(lambda value: value.endswith(ends))
+    if shapes.infixes:
+        tests.append(_infix_test(list(shapes.infixes)))
+    if shapes.others is not None:
+        fullmatch = shapes.others.fullmatch
         tests.append(lambda value: fullmatch(value) is not None)
     if not tests:
         return lambda value: False
@@ -94,6 +120,5 @@ def _infix_test(infixes: list[str]) -> StringTest:
     if len(infixes) == 1:
         infix = infixes[0]
         return lambda value: infix in value
-    # One search over all the infixes at once (an empty one matches every string).
-    search = re.compile("|".join(map(re.escape, infixes))).search
+    search = infix_search(infixes)
     return lambda value: search(value) is not None
