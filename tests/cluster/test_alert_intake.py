@@ -15,16 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-from test_matcher import MAX_BODY, RunningMatcher, run_matcher, wait_for
+from helpers import get_json, wait_for
+from test_matcher import MAX_BODY, RunningMatcher, run_matcher
 
 from localcluster import LocalCluster
 
 DEFAULT_RULE = f"intake-default-{uuid.uuid4().hex[:8]}"
 """The rule the module's matcher is started with as --default-alert-rule."""
-
-
-def get_json(cluster: LocalCluster, *args: str) -> Any:
-    return json.loads(cluster.kubectl("get", *args, "-o", "json").stdout)
 
 
 def playbook_rule(name: str) -> dict[str, Any]:

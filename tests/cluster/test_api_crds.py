@@ -6,17 +6,16 @@ from __future__ import annotations
 import copy
 import json
 import tomllib
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import REPO_ROOT, unique
 
 from localcluster import LocalCluster
 from quarantine.api import dump_yaml_stream, to_manifest
 from quarantine.elastic_import import load_elastic_rule
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO_ROOT / "crds" / "examples").glob("*.yaml"))
 
 VALID_RULE: dict[str, Any] = {
@@ -31,10 +30,6 @@ VALID_RULE: dict[str, Any] = {
         "response": {"actions": [{"isolate": {"allowDNS": True}}]},
     },
 }
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def rule_named(name: str, **spec_changes: Any) -> dict[str, Any]:

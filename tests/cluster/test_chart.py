@@ -9,17 +9,15 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from helpers import REPO_ROOT, get_json, wait_for
 
 from localcluster import LocalCluster
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = str(REPO_ROOT / "charts" / "quarantine")
 WAIT = "180s"
 # Kinds the chart creates in the release namespace; uninstall must leave none of them behind.
@@ -36,10 +34,6 @@ def release_name(namespace: str) -> str:
     return f"q{namespace.removeprefix('t-')[:8]}"
 
 
-def get_json(cluster: LocalCluster, *args: str) -> Any:
-    return json.loads(cluster.kubectl("get", *args, "-o", "json").stdout)
-
-
 def labelled(cluster: LocalCluster, kinds: str, release: str, namespace: str | None) -> list[str]:
     scope = ["-n", namespace] if namespace else []
     result = cluster.kubectl(
@@ -52,16 +46,6 @@ def labelled(cluster: LocalCluster, kinds: str, release: str, namespace: str | N
         "name",
     )
     return result.stdout.split()
-
-
-def wait_until(what: str, check: Any, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def token_of(cluster: LocalCluster, namespace: str, release: str) -> str:
@@ -172,7 +156,7 @@ def test_helm_test_waits_for_the_check_pod(
     runner = threading.Thread(target=run_helm_test)
     runner.start()
     try:
-        pod = wait_until(
+        pod = wait_for(
             "the helm test pod to run",
             lambda: _running_pod(cluster, namespace, pod_name),
         )
@@ -270,7 +254,7 @@ def test_uninstall_leaves_only_the_crds(
         for s in get_json(cluster, "secrets", "-n", namespace)["items"]
         if s["metadata"]["name"].startswith(release) or s["type"] == "helm.sh/release.v1"
     ]
-    wait_until(
+    wait_for(
         "the release's pods to go",
         lambda: labelled(cluster, "pods", release, namespace) == [],
     )

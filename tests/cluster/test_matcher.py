@@ -9,48 +9,26 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
-import socket
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 import yaml
 from chart_identity import install_chart_identity, remove_chart_identity
+from helpers import QUARANTINE, REPO_ROOT, free_port, get_json, wait_for
 
 from localcluster import LocalCluster
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 FOUNDING_RULE = REPO_ROOT / "crds" / "examples" / "sensitive-files-compression.yaml"
 RULE_NAME = "sensitive-files-compression"
-QUARANTINE = Path(sys.executable).parent / "quarantine"
 MAX_BODY = 256 * 1024
-T = TypeVar("T")
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.3)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -147,10 +125,6 @@ def founding_rule(cluster: LocalCluster, crds_installed: LocalCluster) -> dict[s
     cluster.kubectl("apply", "-f", str(FOUNDING_RULE))
     rule: dict[str, Any] = yaml.safe_load(FOUNDING_RULE.read_text())
     return rule
-
-
-def get_json(cluster: LocalCluster, *args: str) -> Any:
-    return json.loads(cluster.kubectl("get", *args, "-o", "json").stdout)
 
 
 def rule_ready(cluster: LocalCluster, name: str) -> dict[str, Any] | None:

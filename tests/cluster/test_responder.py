@@ -21,53 +21,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 from chart_identity import Identity, install_chart_identity, remove_chart_identity
+from helpers import QUARANTINE, apply, free_port, get_json, wait_for
 
 from localcluster import LocalCluster
 from quarantine.respond.isolation import assess_isolation
 from quarantine.respond.selectors import selector_matches
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-QUARANTINE = Path(sys.executable).parent / "quarantine"
-T = TypeVar("T")
 FINAL = ("Contained", "Partial", "DryRun", "Skipped", "Failed")
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 45.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
-
-
-def get_json(cluster: LocalCluster, *args: str) -> Any:
-    return json.loads(cluster.kubectl("get", *args, "-o", "json").stdout)
-
-
-def apply(cluster: LocalCluster, *objects: dict[str, Any]) -> None:
-    cluster.kubectl(
-        "apply",
-        "-f",
-        "-",
-        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}),
-    )
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -293,27 +258,29 @@ def running_pods(
     return wait_for(f"{count} running pods {selector} in {namespace}", probe)
 
 
+def alert_manifest(namespace: str, rule: str, pod: str, name: str) -> dict[str, Any]:
+    """An Alert as the matcher writes it, for `pod` and the DetectionRule `rule`."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "apiVersion": "quarantine.io/v1alpha1",
+        "kind": "Alert",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "rule": {"name": rule, "ruleId": rule, "severity": "medium", "riskScore": 47},
+            "target": {"namespace": namespace, "pod": pod},
+            "source": "matcher",
+            "firstSeen": now,
+            "lastSeen": now,
+            "count": 1,
+        },
+    }
+
+
 def create_alert(
     cluster: LocalCluster, namespace: str, rule: str, pod: str, name: str | None = None
 ) -> str:
     name = name or f"a-{uuid.uuid4().hex[:10]}"
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    apply(
-        cluster,
-        {
-            "apiVersion": "quarantine.io/v1alpha1",
-            "kind": "Alert",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {
-                "rule": {"name": rule, "ruleId": rule, "severity": "medium", "riskScore": 47},
-                "target": {"namespace": namespace, "pod": pod},
-                "source": "matcher",
-                "firstSeen": now,
-                "lastSeen": now,
-                "count": 1,
-            },
-        },
-    )
+    apply(cluster, alert_manifest(namespace, rule, pod, name))
     return name
 
 
@@ -995,25 +962,10 @@ def test_sigkill_during_playbooks_completes_each_exactly_once(
         ),
     )
     names = [f"a-{i}-{uuid.uuid4().hex[:6]}" for i in range(count)]
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     # One request for all of them, so the operator cannot keep pace with the creation.
     apply(
         cluster,
-        *(
-            {
-                "apiVersion": "quarantine.io/v1alpha1",
-                "kind": "Alert",
-                "metadata": {"name": name, "namespace": namespace},
-                "spec": {
-                    "rule": {"name": rule, "ruleId": rule, "severity": "high", "riskScore": 73},
-                    "target": {"namespace": namespace, "pod": f"p{i}"},
-                    "source": "matcher",
-                    "firstSeen": now,
-                    "lastSeen": now,
-                },
-            }
-            for i, name in enumerate(names)
-        ),
+        *(alert_manifest(namespace, rule, f"p{i}", name) for i, name in enumerate(names)),
     )
 
     def some_progress() -> bool:

@@ -16,20 +16,18 @@ from typing import Any
 
 import pytest
 from chart_identity import ChartIdentity, Identity, install_chart_identity, remove_chart_identity
+from helpers import apply, get_json, wait_for
 from test_responder import (
     Operators,
     RunningOperator,
-    apply,
     bare_pod,
     create_alert,
     events_about,
-    get_json,
     operators,
     policies,
     results,
     rules,
     running_pods,
-    wait_for,
     wait_phase,
 )
 

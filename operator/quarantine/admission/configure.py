@@ -245,7 +245,8 @@ def add_admission_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--webhook-configuration-name",
         default=DEFAULT_CONFIGURATION_NAME,
-        help="name of the ValidatingWebhookConfiguration registered in local mode",
+        help="name of the ValidatingWebhookConfiguration registered in local mode "
+        f"(default {DEFAULT_CONFIGURATION_NAME})",
     )
     group.add_argument(
         "--trusted-user",

@@ -149,11 +149,6 @@ def render_crd(resource: ResourceKind) -> dict[str, Any]:
     }
 
 
-def render_crd_yaml(resource: ResourceKind) -> str:
-    """The generated file content for one CRD, header included."""
-    return render_crd_file(render_crd(resource))
-
-
 def generated_crds() -> dict[str, dict[str, Any]]:
     """Every CRD Quarantine ships, by the file name it is written to."""
     crds = {resource.file_name: render_crd(resource) for resource in RESOURCE_KINDS}

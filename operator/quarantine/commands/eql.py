@@ -24,9 +24,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("query", help="the EQL query")
     parser.add_argument("--events", required=True, help="events file, or - for stdin")
-    parser.add_argument("--category-field", default="event.category")
-    parser.add_argument("--timestamp-field", default="@timestamp")
-    parser.add_argument("--tiebreaker-field", default=None)
+    parser.add_argument(
+        "--category-field",
+        default="event.category",
+        help="field holding the event category (default event.category)",
+    )
+    parser.add_argument(
+        "--timestamp-field",
+        default="@timestamp",
+        help="field the events are ordered by (default @timestamp)",
+    )
+    parser.add_argument(
+        "--tiebreaker-field",
+        default=None,
+        help="field ordering events of equal timestamp (default: none)",
+    )
     parser.add_argument("--id-field", default=None, help="print this field instead of events")
     parser.add_argument("--size", type=int, default=None, help="at most this many matches")
     parser.set_defaults(handler=run)

@@ -22,29 +22,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from quarantine.eql import ast
+from quarantine.eql.ordering import COMMON_FIELDS
 from quarantine.eql.wildcard import has_wildcard
 
 CATEGORY_FIELD = "event.category"
 
 # Fields whose values most events share: triggering on them filters out almost nothing.
-LOW_SELECTIVITY_FIELDS = frozenset(
-    {
-        "event.action",
-        "event.category",
-        "event.dataset",
-        "event.kind",
-        "event.module",
-        "event.outcome",
-        "event.type",
-        "host.os.family",
-        "host.os.name",
-        "host.os.platform",
-        "host.os.type",
-        "process.interactive",
-        "user.id",
-        "user.name",
-    }
-)
+LOW_SELECTIVITY_FIELDS = COMMON_FIELDS | {"process.interactive", "user.id", "user.name"}
 # Fields naming a thing (many distinct values across events), as opposed to flags and types.
 _IDENTITY_SUFFIXES = (
     ".name",

@@ -94,11 +94,6 @@ class _Parser:
     def expected(self, what: str) -> NoReturn:
         self.fail(f"expected {what}, found {self.current.describe()}")
 
-    def expect_keyword(self, word: str, context: str = "") -> Token:
-        if not self.at_keyword(word):
-            self.expected(f"'{word}'{context}")
-        return self.advance()
-
     def expect_op(self, op: str, context: str = "") -> Token:
         if not self.at_op(op):
             self.expected(f"'{op}'{context}")

@@ -34,6 +34,7 @@ from quarantine.ingest.external_alerts import (
 )
 from quarantine.ingest.metrics import MatcherMetrics
 from quarantine.ingest.ndjson import LineError, parse_ndjson
+from quarantine.ingest.outcome import batch_status
 from quarantine.ingest.routes import Route, json_error, json_response
 from quarantine.k8s.alert_writer import AlertWriteError
 from quarantine.k8s.raw import ApiError
@@ -52,11 +53,9 @@ class IntakeOutcome:
     server_failure: bool = False
 
     def http_status(self) -> int:
-        if self.server_failure:
-            return 503
-        if not self.errors:
-            return 200
-        return 207 if self.accepted else 400
+        return batch_status(
+            accepted=self.accepted, failed=bool(self.errors), server_failure=self.server_failure
+        )
 
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -8,6 +8,15 @@ from typing import Any
 from quarantine.ingest.ndjson import LineError
 
 
+def batch_status(*, accepted: int, failed: bool, server_failure: bool) -> int:
+    """The HTTP status of a batch: 503 to resend, 200 all good, 207 partly good, 400 none good."""
+    if server_failure:
+        return 503
+    if not failed:
+        return 200
+    return 207 if accepted else 400
+
+
 @dataclass(frozen=True)
 class LineWarning:
     """A line that was processed, with something the sender should know (e.g. pod not found)."""
@@ -31,13 +40,9 @@ class BatchOutcome:
     """Some good lines could not be recorded (API server trouble): the sender should resend."""
 
     def http_status(self) -> int:
-        if self.server_failure:
-            return 503
-        if not self.errors:
-            return 200
-        if self.accepted == 0:
-            return 400
-        return 207
+        return batch_status(
+            accepted=self.accepted, failed=bool(self.errors), server_failure=self.server_failure
+        )
 
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {

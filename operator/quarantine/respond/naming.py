@@ -11,7 +11,6 @@ MANAGED_BY = "quarantine"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 ALERT_LABEL = f"{GROUP}/alert"
 ISOLATION_LABEL_PREFIX = f"isolated.{GROUP}/"
-ISOLATION_LABEL_VALUE = "true"
 # Set while any Alert isolates the pod: one fixed key for selectors (e.g. the tamper webhook).
 ISOLATED_POD_LABEL = f"{GROUP}/isolated"
 DETACHED_LABELS_ANNOTATION = f"{GROUP}/detached-labels"

@@ -106,7 +106,9 @@ def add_responder_arguments(parser: argparse.ArgumentParser) -> None:
     )
     network = parser.add_argument_group("isolation")
     network.add_argument(
-        "--dns-namespace", default="kube-system", help="namespace of cluster DNS for allowDNS"
+        "--dns-namespace",
+        default="kube-system",
+        help="namespace of cluster DNS for allowDNS (default kube-system)",
     )
     network.add_argument(
         "--dns-pod-label",
@@ -126,7 +128,10 @@ def add_responder_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers", type=_count, default=32, help="threads running playbooks (default 32)"
     )
     runtime.add_argument(
-        "--metrics-port", type=_count, default=0, help="serve Prometheus /metrics (0 = off)"
+        "--metrics-port",
+        type=_count,
+        default=0,
+        help="serve Prometheus /metrics on this port (default 0 = off)",
     )
     runtime.add_argument(
         "--metrics-address", default="127.0.0.1", help="address for /metrics (default 127.0.0.1)"
@@ -155,8 +160,12 @@ def add_responder_arguments(parser: argparse.ArgumentParser) -> None:
         help="a replica that stops renewing its record for this long counts as gone and its "
         f"standby takes over (min {MIN_LIFETIME_SECONDS}; default {DEFAULT_LIFETIME_SECONDS})",
     )
-    runtime.add_argument("--notify-timeout", type=float, default=5.0, help="seconds per attempt")
-    runtime.add_argument("--notify-attempts", type=_count, default=3, help="attempts per message")
+    runtime.add_argument(
+        "--notify-timeout", type=float, default=5.0, help="seconds per attempt (default 5)"
+    )
+    runtime.add_argument(
+        "--notify-attempts", type=_count, default=3, help="attempts per message (default 3)"
+    )
     runtime.add_argument("--json-logs", action="store_true", help="structured JSON logs")
     runtime.add_argument("--verbose", action="store_true", help="log more")
 

@@ -107,10 +107,10 @@ class Responder:
             return self._finish_invalid(body, str(error))
         if playbook is None:
             message = f"no DetectionRule named {spec.rule.name}; nothing to run"
-            return self._write_final(body, spec, "Skipped", message, records, undo, dry_run=False)
+            return self._write_final(body, spec, "Skipped", message, records, undo)
         dry_run = playbook.mode == "DryRun"
         if phase in FINAL_PHASES:
-            self._send_notifications(body, spec, playbook, str(phase), records, dry_run)
+            self._send_notifications(body, playbook, str(phase), records, dry_run)
             return str(phase)
 
         ctx = actions.StepContext(
@@ -137,11 +137,9 @@ class Responder:
                 progress = {"phase": "Pending", "actions": _rows(records), "undo": undo}
                 self._write_status(namespace, name, progress)
         final = phase_of(records, dry_run=dry_run)
-        self._write_final(
-            body, spec, final, summary(records, final), records, undo, dry_run=dry_run
-        )
+        self._write_final(body, spec, final, summary(records, final), records, undo)
         self._announce(body, spec, ctx, final, records)
-        self._send_notifications(body, spec, playbook, final, records, dry_run)
+        self._send_notifications(body, playbook, final, records, dry_run)
         return final
 
     def _pending_steps(
@@ -281,8 +279,6 @@ class Responder:
         message: str,
         records: list[ActionRecord],
         undo: Mapping[str, Any],
-        *,
-        dry_run: bool,
     ) -> str:
         metadata = body.get("metadata") or {}
         now = self.clock()
@@ -337,7 +333,6 @@ class Responder:
     def _send_notifications(
         self,
         body: Mapping[str, Any],
-        spec: AlertSpec,
         playbook: ResponsePlaybook,
         phase: str,
         records: list[ActionRecord],
