@@ -315,6 +315,8 @@ class Demo:
             f"QUARANTINE_INGEST_URL={ingest_url}\n"
             f"QUARANTINE_TOKEN={token}\n"
             f"KUBECONFIG={self.cluster.kubeconfig}\n"
+            # The kubectl and helm built for this cluster, ahead of any older ones installed.
+            f"PATH={self.cluster.linked_bin}:$PATH\n"
         )
         path.chmod(0o600)
         self.progress.detail(f"wrote {path}")
@@ -438,7 +440,7 @@ class Demo:
             f"""
 Quarantine keeps running against the local cluster.
 
-  set -a; . {env}; set +a           # KUBECONFIG, QUARANTINE_INGEST_URL, QUARANTINE_TOKEN
+  set -a; . {env}; set +a   # KUBECONFIG, QUARANTINE_INGEST_URL, QUARANTINE_TOKEN, PATH
   kubectl -n {DEMO_NAMESPACE} get alert {name} -o yaml
   kubectl -n {DEMO_NAMESPACE} get networkpolicy -o yaml
 
