@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from quarantine.eql import ast
-from quarantine.eql.dispatch import dispatched_or
+from quarantine.eql.dispatch import Event, Predicate, any_true, dispatched_or
 from quarantine.eql.errors import EqlSyntaxError
 from quarantine.eql.fields import Getter, doc_value, field_getter, values_of
 from quarantine.eql.functions import (
@@ -39,8 +39,6 @@ from quarantine.eql.values import (
 )
 from quarantine.eql.wildcard import compile_wildcards, has_wildcard
 
-Event = Mapping[str, Any]
-Predicate = Callable[[Event], bool | None]
 ValueFn = Callable[[Event], Any]
 ElementTest = Callable[[Any], bool]
 
@@ -547,14 +545,7 @@ def _all_of(predicates: list[Predicate]) -> Predicate:
 
 def _any_of(predicates: list[Predicate]) -> Predicate:
     def some(event: Event) -> bool | None:
-        unknown = False
-        for predicate in predicates:
-            result = predicate(event)
-            if result is True:
-                return True
-            if result is None:
-                unknown = True
-        return None if unknown else False
+        return any_true(predicates, event)
 
     return some
 

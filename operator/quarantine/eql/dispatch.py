@@ -21,6 +21,19 @@ from quarantine.eql.wildcard import has_wildcard
 Event = Mapping[str, Any]
 Predicate = Callable[[Event], bool | None]
 
+
+def any_true(predicates: Sequence[Predicate], event: Event) -> bool | None:
+    """Three-valued OR: True if any is True, else None (unknown) if any is null, else False."""
+    unknown = False
+    for predicate in predicates:
+        result = predicate(event)
+        if result is True:
+            return True
+        if result is None:
+            unknown = True
+    return None if unknown else False
+
+
 # Below this many guarded branches a plain `or` is as fast.
 MIN_GUARDED_BRANCHES = 3
 # Field values remembered with the branches they select; beyond this the memory starts over.
@@ -141,11 +154,4 @@ class _SwitchedOr:
     def evaluate(self, event: Event) -> bool | None:
         value = self.get(event)
         branches = self.branches_for(value) if type(value) is str else self.predicates
-        unknown = False
-        for predicate in branches:
-            result = predicate(event)
-            if result is True:
-                return True
-            if result is None:
-                unknown = True
-        return None if unknown else False
+        return any_true(branches, event)

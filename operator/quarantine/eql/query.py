@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 from quarantine.eql import ast
-from quarantine.eql.compiler import Compiler, Predicate, Schema
+from quarantine.eql.compiler import Compiler, Schema
+from quarantine.eql.dispatch import Predicate
 from quarantine.eql.parser import parse, parse_expression
 from quarantine.eql.pipes import StreamingPipes, apply_pipes
 from quarantine.eql.prefilter import RequiredValues, categories_of, required_values

@@ -11,7 +11,8 @@ from quarantine.eql import ast
 from quarantine.eql.categories import CategoryTest as CategoryTest  # re-exported
 from quarantine.eql.categories import category_test as category_test  # re-exported
 from quarantine.eql.codegen import Matcher, generate_matcher
-from quarantine.eql.compiler import Compiler, Predicate
+from quarantine.eql.compiler import Compiler
+from quarantine.eql.dispatch import Predicate
 from quarantine.eql.fields import distinct_sorted
 from quarantine.eql.values import converter_for
 
