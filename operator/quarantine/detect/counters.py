@@ -10,15 +10,17 @@ class RuleCounters:
     """What happened to the events that reached one rule."""
 
     evaluated: int = 0
-    """Events the rule was evaluated on (after the prefilter)."""
+    """Events the rule's query was evaluated on (the prefilter's candidates)."""
     matched: int = 0
     """Matches of the query (for sequences: completed sequences)."""
     excepted: int = 0
     """Matches dropped because an exception condition matched."""
     late: int = 0
-    """Events not evaluated because they are older than now minus the look-back."""
+    """Events the query took (a match, or an event a sequence would take) that were dropped
+    because they are older than now minus the look-back."""
     out_of_scope: int = 0
-    """Events not evaluated because their namespace is outside the rule's scope."""
+    """Events the query took that were dropped because their namespace is outside the rule's
+    scope."""
     capped: int = 0
     """New alerts dropped because the rule already raised maxSignals in this interval."""
     failed: int = 0

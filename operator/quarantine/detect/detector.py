@@ -1,10 +1,11 @@
 """The detector: events in, alert drafts out, applying every rule's streaming semantics.
 
-Per event: the index picks the candidate rules; for each, the event is skipped when it is
-later than the rule's look-back or its namespace is out of scope; the query is evaluated
-(sequence rules feed their own stream); matches hitting an exception are dropped; each match
-becomes a draft named by its suppression group and window, unless the rule's cap for the
-current interval is full. A rule that raises is counted and logged once; the others go on.
+Per event: the index picks the candidate rules, and each candidate's query runs first (one
+generated call; a sequence whose partials all lie idle only asks whether its first stage takes
+the event). Most events stop there. Only an event a rule takes is checked against the rule's
+look-back and namespace scope, then its exceptions; a sequence is fed; each match becomes a
+draft named by its suppression group and window, unless the rule's cap for the current
+interval is full. A rule that raises is counted and logged once; the others go on.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from quarantine.detect.caps import AlertCap
@@ -33,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 CATEGORY_FIELD = "event.category"
 _UNREAD = object()  # a field not read yet (None would mean absent)
+# Candidate masks remembered with their rule states; beyond this the memory starts over.
+_MASK_MEMO_LIMIT = 8192
 
 
 @dataclass
@@ -44,9 +47,13 @@ class _RuleState:
     counters: RuleCounters = field(default_factory=RuleCounters)
     stream: QueryStream | None = None
     failure_logged: bool = False
-    matches: Callable[[dict[str, Any]], bool] = field(init=False)
-    """The event rule's query, resolved once (always false for sequence rules)."""
+    takes: Callable[[dict[str, Any]], bool] = field(init=False)
+    """Whether the rule takes the event: an event rule's query; a gated sequence's
+    `may_take` (its first stage while nothing waits); always for other sequences and samples."""
     sequence_like: bool = field(init=False)
+    gated: bool = field(init=False)
+    bit: int = 0
+    """The rule's bit in candidate masks."""
 
     def __post_init__(self) -> None:
         self.use_rule(self.rule)
@@ -54,7 +61,20 @@ class _RuleState:
     def use_rule(self, rule: CompiledRule) -> None:
         self.rule = rule
         self.sequence_like = rule.is_sequence_like
-        self.matches = _never if self.sequence_like else rule.query.matcher(CATEGORY_FIELD)
+        self.gated = rule.is_gated_sequence
+        if not self.sequence_like:
+            self.takes = rule.query.matcher(CATEGORY_FIELD)
+        elif not self.gated:
+            self.takes = _always
+        elif self.stream is not None:
+            self.takes = self.stream.may_take
+        else:
+            self.takes = rule.query.first_stage_matcher(CATEGORY_FIELD)
+
+    @property
+    def waiting(self) -> bool:
+        """Whether a gated sequence's stream waits for more than its first stage."""
+        return self.gated and self.stream is not None and not self.stream.idle
 
 
 class Detector:
@@ -77,6 +97,13 @@ class Detector:
         self._latest_event_time: float | None = None
         self._ruleset = RuleSet.empty()
         self._states: dict[str, _RuleState] = {}
+        self._ordered: tuple[_RuleState, ...] = ()
+        self._by_mask: dict[int, tuple[_RuleState, ...]] = {}
+        # Events per candidate mask, folded into the rules' `evaluated` counters when read:
+        # one dict update per event instead of one counter update per candidate.
+        self._mask_counts: dict[int, int] = {}
+        # Gated sequences waiting for more than their first stage: candidates for every event.
+        self._waiting_mask = 0
         self.replace_rules(ruleset)
 
     @property
@@ -86,6 +113,7 @@ class Detector:
     def replace_rules(self, ruleset: RuleSet) -> None:
         """Switch to `ruleset`. A rule whose detection settings did not change keeps its
         state (cap, sequence stream); a changed rule starts afresh but keeps its counters."""
+        self._fold_mask_counts()
         states: dict[str, _RuleState] = {}
         for rule in ruleset.rules:
             old = self._states.get(rule.name)
@@ -101,31 +129,108 @@ class Detector:
             )
         self._ruleset = ruleset
         self._states = states
+        self._ordered = tuple(states[rule.name] for rule in ruleset.index.rules)
+        self._by_mask = {}
+        self._waiting_mask = 0
+        for bit, state in enumerate(self._ordered):
+            state.bit = 1 << bit
+            self._note_waiting(state)
 
     def counters(self, rule_name: str) -> RuleCounters:
-        """The counters of one rule (zeros for a rule not in the set)."""
-        state = self._states.get(rule_name)
-        return state.counters if state is not None else RuleCounters()
+        """A snapshot of one rule's counters (zeros for a rule not in the set)."""
+        return self.all_counters().get(rule_name, RuleCounters())
 
     def all_counters(self) -> dict[str, RuleCounters]:
-        return {name: state.counters for name, state in self._states.items()}
+        """A snapshot of every rule's counters; safe to call from another thread (it only
+        reads, and copying the dicts is atomic under the GIL)."""
+        states = dict(self._states)
+        pending = list(self._mask_counts.items())
+        snapshot: dict[str, RuleCounters] = {}
+        for name, state in states.items():
+            bit = state.bit
+            unfolded = sum(count for mask, count in pending if mask & bit)
+            snapshot[name] = replace(state.counters, evaluated=state.counters.evaluated + unfolded)
+        return snapshot
 
     def process(self, event: dict[str, Any]) -> list[AlertDraft]:
         """The alert drafts `event` causes (most events cause none)."""
-        candidates = self._ruleset.index.candidates(event)
-        if not candidates:
+        mask = self._ruleset.index.candidate_mask(event) | self._waiting_mask
+        if not mask:
             return []
-        states = self._states
+        counts = self._mask_counts
+        counts[mask] = counts.get(mask, 0) + 1
+        candidates = self._by_mask.get(mask)
+        if candidates is None:
+            candidates = self._states_of(mask)
+        offline_nows = self._offline_nows(event, candidates) if self._event_time_clock else None
+        taken: list[_RuleState] | None = None
+        for state in candidates:
+            try:
+                if not state.takes(event):  # most events: no rule takes them
+                    continue
+            except Exception as error:  # one odd rule must not stop the others
+                self._record_failure(state, error)
+                continue
+            if taken is None:
+                taken = [state]
+            else:
+                taken.append(state)
+        return [] if taken is None else self._decide(taken, event, offline_nows)
+
+    def _offline_nows(
+        self, event: dict[str, Any], candidates: tuple[_RuleState, ...]
+    ) -> dict[str, float]:
+        """Offline "now" per candidate: every candidate's event time advances the clock, as
+        if each had been evaluated in turn, whether or not it takes the event."""
         times = EventTimes(event)
-        # Read only when a candidate needs them (most candidates need neither).
+        return {
+            state.rule.name: self._event_clock(times.for_rule(state.rule.timestamp_field))
+            for state in candidates
+        }
+
+    def _states_of(self, mask: int) -> tuple[_RuleState, ...]:
+        if len(self._by_mask) >= _MASK_MEMO_LIMIT:
+            self._fold_mask_counts()
+            self._by_mask = {}
+        states = tuple(state for bit, state in enumerate(self._ordered) if mask >> bit & 1)
+        self._by_mask[mask] = states
+        return states
+
+    def _note_waiting(self, state: _RuleState) -> None:
+        """After a sequence's stream changed: its test, and whether it waits for more."""
+        if not state.gated:
+            return
+        if state.stream is not None:
+            state.takes = state.stream.may_take
+        if state.waiting:
+            self._waiting_mask |= state.bit
+        else:
+            self._waiting_mask &= ~state.bit
+
+    def _fold_mask_counts(self) -> None:
+        counts, self._mask_counts = self._mask_counts, {}
+        ordered = self._ordered
+        for mask, count in counts.items():
+            for bit, state in enumerate(ordered):
+                if mask >> bit & 1:
+                    state.counters.evaluated += count
+
+    def _decide(
+        self,
+        taken: list[_RuleState],
+        event: dict[str, Any],
+        offline_nows: dict[str, float] | None,
+    ) -> list[AlertDraft]:
+        """The rules that took `event`: look-back, scope, exceptions, sequences, drafts."""
+        times = EventTimes(event)
         categories: frozenset[str] | None = None
         namespace: Any = _UNREAD
-        wall_clock = None if self._event_time_clock else self._clock()
+        wall_clock = self._clock() if offline_nows is None else 0.0
         drafts: list[AlertDraft] = []
-        for rule in candidates:
-            state = states[rule.name]
+        for state in taken:
+            rule = state.rule
             event_time = times.for_rule(rule.timestamp_field)
-            now = wall_clock if wall_clock is not None else self._event_clock(event_time)
+            now = wall_clock if offline_nows is None else offline_nows[rule.name]
             if event_time is not None and event_time < now - rule.lookback_seconds:
                 state.counters.late += 1
                 continue
@@ -136,16 +241,13 @@ class Detector:
                 if type(namespace) is str and namespace not in allowed:
                     state.counters.out_of_scope += 1
                     continue
-            state.counters.evaluated += 1
             try:
                 if state.sequence_like:
                     if categories is None:
                         categories = _categories(event)
                     matches = self._feed(state, event, times, categories)
-                elif state.matches(event):  # most events match no event rule
-                    matches = self._matched(state, event)
                 else:
-                    continue
+                    matches = self._matched(state, event)
             except Exception as error:  # one odd rule must not stop the others
                 self._record_failure(state, error)
                 continue
@@ -166,6 +268,8 @@ class Detector:
             except Exception as error:  # same isolation as in process()
                 self._record_failure(state, error)
                 continue
+            finally:
+                self._note_waiting(state)
             for matched_events in matches or ():
                 draft = self._draft(state, _present(matched_events), self._now(None))
                 if draft is not None:
@@ -215,7 +319,10 @@ class Detector:
         if first is not None and first not in categories and stream.idle:
             return []  # nothing waits, and the first stage cannot take this event
         fed = _with_rule_timestamp(event, rule.timestamp_field, times)
-        completed = stream.feed(fed)
+        try:
+            completed = stream.feed(fed)
+        finally:
+            self._note_waiting(state)
         if not completed:
             return []
         state.counters.matched += len(completed)
@@ -275,8 +382,8 @@ def _categories(event: dict[str, Any]) -> frozenset[str]:
     return frozenset(value for value in values_of(raw) if type(value) is str)
 
 
-def _never(event: dict[str, Any]) -> bool:
-    return False
+def _always(event: dict[str, Any]) -> bool:
+    return True
 
 
 def _excepted(rule: CompiledRule, event: dict[str, Any]) -> bool:

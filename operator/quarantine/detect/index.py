@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from quarantine.detect.index_lookup import Lookup, generate_lookup
 from quarantine.detect.rule import CompiledRule
 from quarantine.detect.triggers import (
     NEVER,
@@ -28,6 +29,8 @@ from quarantine.detect.triggers import (
     hit_estimate,
     query_clauses,
 )
+from quarantine.eql import ast
+from quarantine.eql.prefilter import categories_of
 from quarantine.events.fields import split_path
 
 # Further clauses a candidate must pass before its query runs. Each level costs a walk of its
@@ -87,6 +90,13 @@ class _FieldTable:
         key = index_key(value)
         return 0 if key is None else self._lookup(key)
 
+    def walk_mask(self, event: dict[str, Any]) -> int:
+        """The rules the event's values at this path select, walking arrays of objects."""
+        found = 0
+        for item in _leaves(event, self.path) or ():
+            found |= self.mask_of(item)
+        return found
+
     def _lookup(self, key: str) -> int:
         mask = self.exact.get(key, 0)
         for length in self.prefix_lengths:
@@ -108,6 +118,8 @@ class _Level:
         self.tables: dict[str, _FieldTable] = {}
         self.lookups: tuple[_FieldTable, ...] = ()
         self.members = 0
+        self.lookup: Lookup = self.hits
+        """`hits` as one generated function, once the level is sealed."""
 
     def add(self, bit: int, clause: Triggers) -> None:
         for field, trigger in clause.items():
@@ -117,10 +129,15 @@ class _Level:
             table.add(bit, trigger)
         self.lookups = tuple(self.tables.values())
         self.members |= bit
+        self.lookup = self.hits
+
+    def seal(self) -> None:
+        """Generate `lookup` now that every rule is filed."""
+        self.lookup = generate_lookup(self.lookups)
 
     def hits(self, event: dict[str, Any]) -> int:
-        # The hottest loop of the index: the usual cases (nested objects, remembered string
-        # values) are written out here rather than called.
+        """The rules whose clause at this level the event may satisfy (the generic walk,
+        which the generated `lookup` must equal)."""
         found = 0
         for table in self.lookups:
             value: Any = event
@@ -159,13 +176,24 @@ class _Bucket:
         for level, clause in zip(self.refinements, useful, strict=False):
             level.add(bit, clause)
 
+    def seal(self) -> None:
+        for level in (self.primary, *self.refinements):
+            level.seal()
+
     def candidates(self, event: dict[str, Any]) -> int:
-        found = self.primary.hits(event)
+        found = self.primary.lookup(event)
         for level in self.refinements:
             if found & level.members:
                 # Members of this level stay only if their clause holds too.
-                found &= ~level.members | level.hits(event)
+                found &= ~level.members | level.lookup(event)
         return found | self.always
+
+
+def _first_stage_query(node: ast.QueryNode) -> ast.EventQuery:
+    """A sequence's first positive stage, as an event query (what an idle stream takes)."""
+    assert isinstance(node, ast.SequenceQuery)
+    first = next(stage for stage in node.stages if not stage.missing)
+    return ast.EventQuery(first.filter, ())
 
 
 def _leaves(node: Any, path: Sequence[str]) -> list[Any] | None:
@@ -195,8 +223,17 @@ class RuleIndex:
         self._by_category = {category: _Bucket() for category in bucketed}
         # Events in none of the rules' categories (or in none at all) meet only `any` rules.
         self._uncategorised = _Bucket()
+        self.gated_mask = 0
+        """Gated sequences (`CompiledRule.is_gated_sequence`), filed by their first stage
+        only: while such a stream waits for nothing, nothing else can matter to it. A
+        detector adds the ones that are waiting for more to every candidate mask."""
         for position, rule in enumerate(rules):
+            node = rule.query.node
             categories = rule.query.categories
+            if rule.is_gated_sequence:
+                self.gated_mask |= 1 << position
+                node = _first_stage_query(node)
+                categories = categories_of([node.filter])
             filed_in: list[tuple[str | None, _Bucket]] = (
                 [(category, self._by_category[category]) for category in categories]
                 if categories is not None
@@ -204,13 +241,24 @@ class RuleIndex:
             )
             for category, bucket in filed_in:
                 context = CategoryContext(category, bucketed, categories)
-                clauses = query_clauses(rule.query.node, context)
+                clauses = query_clauses(node, context)
                 if clauses == NEVER:
                     continue  # cannot match events of this category
                 bucket.add(1 << position, clauses)
+        for bucket in (self._uncategorised, *self._by_category.values()):
+            bucket.seal()
+
+    @property
+    def rules(self) -> tuple[CompiledRule, ...]:
+        """The rules, in the order of their bits in a candidate mask."""
+        return self._rules
 
     def candidates(self, event: dict[str, Any]) -> tuple[CompiledRule, ...]:
         """The rules `event` could match, each once, in rule-set order."""
+        return self._rules_of(self.candidate_mask(event))
+
+    def candidate_mask(self, event: dict[str, Any]) -> int:
+        """The rules `event` could match, as a mask (bit i: `rules[i]`)."""
         meta = event.get("event")
         category = meta.get("category") if type(meta) is dict else None
         if type(category) is list and len(category) == 1:
@@ -224,7 +272,7 @@ class RuleIndex:
         else:
             single = self._by_category.get(category) if type(category) is str else None
             mask = (single or self._uncategorised).candidates(event)
-        return self._rules_of(mask)
+        return mask
 
     def _rules_of(self, mask: int) -> tuple[CompiledRule, ...]:
         rules = self._by_mask.get(mask)

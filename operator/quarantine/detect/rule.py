@@ -52,6 +52,25 @@ class CompiledRule:
         """Whether the query needs a stream (sequence or sample) rather than one event."""
         return self.query.kind != "event"
 
+    @property
+    def is_gated_sequence(self) -> bool:
+        """Whether the detector may feed this sequence only the events its stream can take
+        (`QueryStream.may_take`), filing it in the index by its first stage while idle.
+
+        Not with missing-event stages (they record events before any partial exists), nor
+        when a stage reads the timestamp override field: the stream is fed a copy carrying
+        the rule's time there, which the test on the event as it came would not see."""
+        query = self.query
+        if query.kind != "sequence" or query.has_missing_stages:
+            return False
+        override = self.timestamp_field
+        return not (override and any(_overlaps(path, override) for path in query.fields_read))
+
+
+def _overlaps(path: str, other: str) -> bool:
+    """Whether one field path is the other or lies inside it."""
+    return path == other or other.startswith(path + ".") or path.startswith(other + ".")
+
 
 def compile_rule(rule: DetectionRule) -> CompiledRule:
     """Compile `rule`; raises EqlSyntaxError (or ExceptionSyntaxError) when it does not compile

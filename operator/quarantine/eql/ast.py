@@ -164,3 +164,18 @@ class SampleQuery:
 
 
 QueryNode = EventQuery | SequenceQuery | SampleQuery
+
+
+def field_paths(node: object) -> frozenset[str]:
+    """Every field path read anywhere below `node` (an expression, filter, stage or query)."""
+    found: set[str] = set()
+    pending: list[object] = [node]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, Field):
+            found.add(item.path)
+        elif isinstance(item, tuple):
+            pending.extend(item)
+        elif hasattr(item, "__slots__") and not isinstance(item, Position):
+            pending.extend(getattr(item, name) for name in item.__slots__)
+    return frozenset(found)

@@ -82,9 +82,18 @@ class Query:
         self.categories: frozenset[str] | None = categories_of(filters)
         self.first_stage_category: str | None = None
         """The category of a sequence's first positive stage (None: any, or not a sequence)."""
+        self._first_stage: CompiledFilter | None = None
+        self.fields_read: frozenset[str] = ast.field_paths(node)
+        """Every field the query reads (conditions and join keys)."""
+        self.has_missing_stages = not isinstance(node, ast.EventQuery) and any(
+            stage.missing for stage in node.stages
+        )
         if isinstance(node, ast.SequenceQuery):
-            first = next(stage for stage in node.stages if not stage.missing)
+            position, first = next(
+                (i, stage) for i, stage in enumerate(node.stages) if not stage.missing
+            )
             self.first_stage_category = first.filter.category
+            self._first_stage = self._stages[position].filter
         self.pipes: tuple[ast.Pipe, ...] = node.pipes
 
     def __repr__(self) -> str:
@@ -103,6 +112,15 @@ class Query:
         if compiled is None:
             raise TypeError(f"matcher() is for event queries; this is a {self.kind} query")
         return compiled.matcher(category_field)
+
+    def first_stage_matcher(
+        self, category_field: str = "event.category"
+    ) -> Callable[[Event], bool]:
+        """Whether an event enters a sequence's first positive stage, as one generated call:
+        the only test that matters while the sequence waits for nothing (`QueryStream.idle`)."""
+        if self._first_stage is None:
+            raise TypeError(f"first_stage_matcher() is for sequences; this is a {self.kind} query")
+        return self._first_stage.matcher(category_field)
 
     def reference_matcher(self, category_field: str = "event.category") -> Callable[[Event], bool]:
         """`matches` through the reference closures (what the generated function must equal)."""
@@ -223,6 +241,14 @@ class QueryStream:
         """Whether a sequence waits for nothing: then only an event its first stage takes
         can change anything (always False for other queries)."""
         return self.matcher is not None and self.matcher.idle
+
+    def may_take(self, event: Event) -> bool:
+        """Whether feeding `event` could change anything; feeding an event this refuses
+        returns nothing and changes nothing (always True for samples, which buffer)."""
+        query = self.query
+        if query.kind == "event":
+            return query.matches(event, self.category_field)
+        return self.matcher.may_take(event) if self.matcher is not None else True
 
     def feed(self, event: Event) -> list[Result]:
         query = self.query

@@ -136,6 +136,28 @@ class SequenceMatcher:
             self._sweep()
         return out
 
+    def may_take(self, event: Event) -> bool:
+        """Whether feeding `event` could change anything (feed() returns nothing and keeps
+        its state otherwise): the same tests feed() starts with, without reading keys or
+        the timestamp. A caller may skip feeding an event this refuses."""
+        if self.idle:
+            return self.positive_matches[0](event)
+        if self.awaiting:
+            return True
+        pending = self.pending
+        positive_matches = self.positive_matches
+        for index in range(len(positive_matches) - 1, 0, -1):
+            # A later stage matters only with a partial waiting under the event's key.
+            if pending[index - 1] and positive_matches[index](event):
+                keys = self.positives[index].keys(event)
+                if any(self._waiting(key, index - 1) for key in keys):
+                    return True
+        if positive_matches[0](event):
+            return True
+        if any(self.stage_matches[i](event) for i in self.missing_indices):
+            return True
+        return self._kills(event)
+
     def _matched_positives(self, event: Event) -> list[tuple[int, list[tuple[Any, ...]]]]:
         """The positive stages `event` matches with its join keys there, last stage first
         (so one event never fills two stages of one sequence).

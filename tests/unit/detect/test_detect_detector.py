@@ -120,12 +120,12 @@ def test_cap_limits_new_alerts_per_interval() -> None:
     assert len(later) == 1
 
 
-def test_events_older_than_lookback_are_not_evaluated() -> None:
+def test_events_older_than_lookback_are_not_alerted() -> None:
     detector = _detector(make_rule("compression", lookback="6m"), clock=Clock(T0 + 600))
     args = ("czf", "/tmp/k.tgz", "/root/.ssh/id_rsa")
     assert detector.process(process_event("tar", *args, at=_stamp(0))) == []
     counters = detector.counters("compression")
-    assert (counters.late, counters.evaluated) == (1, 0)
+    assert (counters.evaluated, counters.late, counters.matched) == (1, 1, 0)
     assert len(detector.process(process_event("tar", *args, at=_stamp(300)))) == 1
 
 

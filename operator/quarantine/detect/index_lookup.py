@@ -1,0 +1,99 @@
+"""One generated function per index level: every field table looked up in a single call.
+
+The generic walk (`RuleIndex` before it is sealed) reads each table's path from the event
+root and calls per value. This writes the same lookups as straight-line Python: objects on a
+shared path (`process` for `process.name`, `process.args`, `process.parent.name`) are read
+once, string values are looked up in each table's memo inline, and only what the inline form
+does not cover (an array of objects on the way, a value not remembered yet) calls back into
+the table. The result is the same mask the generic walk gives (`tests/unit/detect/`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+Lookup = Callable[[dict[str, Any]], int]
+
+
+class FieldTable(Protocol):
+    """What the generated code needs from a table (see `index._FieldTable`)."""
+
+    path: tuple[str, ...]
+    memo: dict[str, int]
+
+    def mask_of(self, value: Any) -> int: ...
+
+    def walk_mask(self, event: dict[str, Any]) -> int: ...
+
+
+@dataclass
+class _PathNode:
+    """Tables by path, as a tree of object keys."""
+
+    tables: list[int] = field(default_factory=list)  # tables whose path ends here
+    children: dict[str, _PathNode] = field(default_factory=dict)
+
+    def all_tables(self) -> list[int]:
+        found = list(self.tables)
+        for child in self.children.values():
+            found.extend(child.all_tables())
+        return found
+
+
+def generate_lookup(tables: Sequence[FieldTable]) -> Lookup:
+    """`event -> mask`: the union of every table's mask for the event's values."""
+    root = _PathNode()
+    for position, table in enumerate(tables):
+        node = root
+        for key in table.path:
+            node = node.children.setdefault(key, _PathNode())
+        node.tables.append(position)
+    lines = ["def lookup(event):", "    found = 0"]
+    _emit_children(lines, root, "event", 1, [0])
+    lines.append("    return found")
+    namespace: dict[str, Any] = {}
+    for position, table in enumerate(tables):
+        namespace[f"memo{position}"] = table.memo
+        namespace[f"mask{position}"] = table.mask_of
+        namespace[f"walk{position}"] = table.walk_mask
+    exec(compile("\n".join(lines), "<index lookup>", "exec"), namespace)
+    lookup: Lookup = namespace["lookup"]
+    return lookup
+
+
+def _emit_children(
+    lines: list[str], node: _PathNode, source: str, depth: int, counter: list[int]
+) -> None:
+    pad = "    " * depth
+    for key, child in node.children.items():
+        counter[0] += 1
+        var = f"v{counter[0]}"
+        lines.append(f"{pad}{var} = {source}.get({key!r})")
+        for position in child.tables:
+            _emit_leaf(lines, var, position, depth)
+        if child.children:
+            lines.append(f"{pad}if type({var}) is dict:")
+            _emit_children(lines, child, var, depth + 1, counter)
+            # An array of objects (or a scalar) on the way: the table's own walk decides.
+            lines.append(f"{pad}elif {var} is not None:")
+            for position in child.all_tables():
+                if position not in child.tables:
+                    lines.append(f"{pad}    found |= walk{position}(event)")
+
+
+def _emit_leaf(lines: list[str], var: str, position: int, depth: int) -> None:
+    pad = "    " * depth
+    memo, mask = f"memo{position}", f"mask{position}"
+    lines += [
+        f"{pad}if type({var}) is str:",
+        f"{pad}    m = {memo}.get({var})",
+        f"{pad}    found |= {mask}({var}) if m is None else m",
+        f"{pad}elif type({var}) is list:",
+        f"{pad}    for item in {var}:",
+        f"{pad}        m = {memo}.get(item) if type(item) is str else None",
+        f"{pad}        found |= {mask}(item) if m is None else m",
+        f"{pad}elif {var} is not None:",
+        f"{pad}    found |= {mask}({var})",
+    ]
