@@ -52,8 +52,10 @@ class _RuleState:
     `may_take` (its first stage while nothing waits); always for other sequences and samples."""
     sequence_like: bool = field(init=False)
     gated: bool = field(init=False)
-    bit: int = 0
-    """The rule's bit in candidate masks."""
+    bits: int = 0
+    """The rule's bits in candidate masks (two for a gated sequence)."""
+    later_bit: int = 0
+    """A gated sequence's bit for its later stages (kept while its stream waits)."""
 
     def __post_init__(self) -> None:
         self.use_rule(self.rule)
@@ -97,13 +99,14 @@ class Detector:
         self._latest_event_time: float | None = None
         self._ruleset = RuleSet.empty()
         self._states: dict[str, _RuleState] = {}
-        self._ordered: tuple[_RuleState, ...] = ()
         self._by_mask: dict[int, tuple[_RuleState, ...]] = {}
         # Events per candidate mask, folded into the rules' `evaluated` counters when read:
         # one dict update per event instead of one counter update per candidate.
         self._mask_counts: dict[int, int] = {}
-        # Gated sequences waiting for more than their first stage: candidates for every event.
-        self._waiting_mask = 0
+        # Candidate bits that count: every rule's own bit, and the later-stage bits of the
+        # gated sequences whose streams wait for more than their first stage.
+        self._admitted = 0
+        self._state_by_bit: tuple[_RuleState, ...] = ()
         self.replace_rules(ruleset)
 
     @property
@@ -129,11 +132,14 @@ class Detector:
             )
         self._ruleset = ruleset
         self._states = states
-        self._ordered = tuple(states[rule.name] for rule in ruleset.index.rules)
+        index = ruleset.index
+        ordered = [states[rule.name] for rule in index.rules]
+        self._state_by_bit = tuple(ordered[owner] for owner in index.owners)
         self._by_mask = {}
-        self._waiting_mask = 0
-        for bit, state in enumerate(self._ordered):
-            state.bit = 1 << bit
+        self._admitted = index.rule_bits
+        for position, state in enumerate(ordered):
+            state.later_bit = index.later_bits.get(position, 0)
+            state.bits = 1 << position | state.later_bit
             self._note_waiting(state)
 
     def counters(self, rule_name: str) -> RuleCounters:
@@ -147,14 +153,14 @@ class Detector:
         pending = list(self._mask_counts.items())
         snapshot: dict[str, RuleCounters] = {}
         for name, state in states.items():
-            bit = state.bit
-            unfolded = sum(count for mask, count in pending if mask & bit)
+            bits = state.bits
+            unfolded = sum(count for mask, count in pending if mask & bits)
             snapshot[name] = replace(state.counters, evaluated=state.counters.evaluated + unfolded)
         return snapshot
 
     def process(self, event: dict[str, Any]) -> list[AlertDraft]:
         """The alert drafts `event` causes (most events cause none)."""
-        mask = self._ruleset.index.candidate_mask(event) | self._waiting_mask
+        mask = self._ruleset.index.candidate_mask(event) & self._admitted
         if not mask:
             return []
         counts = self._mask_counts
@@ -192,7 +198,10 @@ class Detector:
         if len(self._by_mask) >= _MASK_MEMO_LIMIT:
             self._fold_mask_counts()
             self._by_mask = {}
-        states = tuple(state for bit, state in enumerate(self._ordered) if mask >> bit & 1)
+        found = {
+            id(state): state for bit, state in enumerate(self._state_by_bit) if mask >> bit & 1
+        }
+        states = tuple(found.values())
         self._by_mask[mask] = states
         return states
 
@@ -203,16 +212,15 @@ class Detector:
         if state.stream is not None:
             state.takes = state.stream.may_take
         if state.waiting:
-            self._waiting_mask |= state.bit
+            self._admitted |= state.later_bit
         else:
-            self._waiting_mask &= ~state.bit
+            self._admitted &= ~state.later_bit
 
     def _fold_mask_counts(self) -> None:
         counts, self._mask_counts = self._mask_counts, {}
-        ordered = self._ordered
         for mask, count in counts.items():
-            for bit, state in enumerate(ordered):
-                if mask >> bit & 1:
+            for state in self._states.values():
+                if mask & state.bits:
                     state.counters.evaluated += count
 
     def _decide(

@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from quarantine.detect.index_lookup import Lookup, generate_lookup
+from quarantine.detect.index_lookup import Lookup, generate_lookup, refinement_epilogue
 from quarantine.detect.rule import CompiledRule
 from quarantine.detect.triggers import (
     NEVER,
@@ -35,7 +35,7 @@ from quarantine.events.fields import split_path
 
 # Further clauses a candidate must pass before its query runs. Each level costs a walk of its
 # tables for events that reach it; one level already turns most shell wrappers away.
-MAX_REFINEMENTS = 1
+MAX_REFINEMENTS = 2
 # Values remembered per field table, and rule sets per mask; beyond this the memory starts over.
 MEMO_LIMIT = 8192
 
@@ -111,6 +111,38 @@ class _FieldTable:
         return mask
 
 
+class _StackedTable:
+    """One field's tables across the levels of a bucket, level k's masks shifted `k * width`
+    bits up, so one lookup per value answers every level."""
+
+    def __init__(self, path: tuple[str, ...], tables: list[tuple[int, _FieldTable]]) -> None:
+        self.path = path
+        self.tables = tables  # (shift, table)
+        self.memo: dict[str, int] = {}
+
+    def mask_of(self, value: Any) -> int:
+        if type(value) is str:
+            mask = self.memo.get(value)
+            if mask is None:
+                if len(self.memo) >= MEMO_LIMIT:
+                    self.memo.clear()
+                mask = self.memo[value] = self._stacked(value)
+            return mask
+        return self._stacked(value)
+
+    def walk_mask(self, event: dict[str, Any]) -> int:
+        found = 0
+        for item in _leaves(event, self.path) or ():
+            found |= self.mask_of(item)
+        return found
+
+    def _stacked(self, value: Any) -> int:
+        mask = 0
+        for shift, table in self.tables:
+            mask |= table.mask_of(value) << shift
+        return mask
+
+
 class _Level:
     """Rules by one of their clauses: the rules whose clause holds, found by lookups."""
 
@@ -118,8 +150,6 @@ class _Level:
         self.tables: dict[str, _FieldTable] = {}
         self.lookups: tuple[_FieldTable, ...] = ()
         self.members = 0
-        self.lookup: Lookup = self.hits
-        """`hits` as one generated function, once the level is sealed."""
 
     def add(self, bit: int, clause: Triggers) -> None:
         for field, trigger in clause.items():
@@ -129,11 +159,6 @@ class _Level:
             table.add(bit, trigger)
         self.lookups = tuple(self.tables.values())
         self.members |= bit
-        self.lookup = self.hits
-
-    def seal(self) -> None:
-        """Generate `lookup` now that every rule is filed."""
-        self.lookup = generate_lookup(self.lookups)
 
     def hits(self, event: dict[str, Any]) -> int:
         """The rules whose clause at this level the event may satisfy (the generic walk,
@@ -165,6 +190,8 @@ class _Bucket:
         self.always = 0
         self.primary = _Level()
         self.refinements = [_Level() for _ in range(MAX_REFINEMENTS)]
+        self.lookup: Lookup = self.candidates
+        """`candidates` as one generated function, once the bucket is sealed."""
 
     def add(self, bit: int, clauses: list[Triggers]) -> None:
         if not clauses:
@@ -176,24 +203,39 @@ class _Bucket:
         for level, clause in zip(self.refinements, useful, strict=False):
             level.add(bit, clause)
 
-    def seal(self) -> None:
-        for level in (self.primary, *self.refinements):
-            level.seal()
+    def seal(self, width: int) -> None:
+        """Generate `lookup` now that every rule is filed; masks are `width` bits wide."""
+        levels = (self.primary, *self.refinements)
+        by_path: dict[tuple[str, ...], list[tuple[int, _FieldTable]]] = {}
+        for depth, level in enumerate(levels):
+            for table in level.lookups:
+                by_path.setdefault(table.path, []).append((depth * width, table))
+        stacked = [_StackedTable(path, tables) for path, tables in by_path.items()]
+        members = [level.members for level in self.refinements]
+        self.lookup = generate_lookup(stacked, refinement_epilogue(width, members, self.always))
 
     def candidates(self, event: dict[str, Any]) -> int:
-        found = self.primary.lookup(event)
+        """The candidate mask by the generic walk (what the generated `lookup` must equal)."""
+        found = self.primary.hits(event)
         for level in self.refinements:
             if found & level.members:
                 # Members of this level stay only if their clause holds too.
-                found &= ~level.members | level.lookup(event)
+                found &= ~level.members | level.hits(event)
         return found | self.always
 
 
-def _first_stage_query(node: ast.QueryNode) -> ast.EventQuery:
-    """A sequence's first positive stage, as an event query (what an idle stream takes)."""
+def _split_stages(node: ast.QueryNode) -> tuple[ast.EventQuery, ast.SequenceQuery]:
+    """A sequence (without missing-event stages) as its first stage, which an idle stream
+    takes, and the rest: the later stages and `until`."""
     assert isinstance(node, ast.SequenceQuery)
-    first = next(stage for stage in node.stages if not stage.missing)
-    return ast.EventQuery(first.filter, ())
+    first, *later = node.stages
+    rest = ast.SequenceQuery(node.keys, node.maxspan_ns, tuple(later), node.until, ())
+    return ast.EventQuery(first.filter, ()), rest
+
+
+def _filters(node: ast.SequenceQuery) -> list[ast.EventFilter]:
+    until = [node.until.filter] if node.until is not None else []
+    return [stage.filter for stage in node.stages] + until
 
 
 def _leaves(node: Any, path: Sequence[str]) -> list[Any] | None:
@@ -212,7 +254,14 @@ def _leaves(node: Any, path: Sequence[str]) -> list[Any] | None:
 
 
 class RuleIndex:
-    """Rules filed by event category and by their trigger values."""
+    """Rules filed by event category and by their trigger values.
+
+    Bit i of a candidate mask is `rules[i]`. A gated sequence (`CompiledRule.is_gated_sequence`)
+    is filed twice: under its bit by its first stage (all an idle stream can take), and under a
+    second bit, `entry_bits[i]` past the rules' bits, by its other stages and `until` (what a
+    stream waiting for more can also use). A detector keeps the second bit only for sequences
+    that wait; `candidates` keeps both.
+    """
 
     def __init__(self, rules: Sequence[CompiledRule]) -> None:
         self._rules = tuple(rules)
@@ -223,30 +272,43 @@ class RuleIndex:
         self._by_category = {category: _Bucket() for category in bucketed}
         # Events in none of the rules' categories (or in none at all) meet only `any` rules.
         self._uncategorised = _Bucket()
-        self.gated_mask = 0
-        """Gated sequences (`CompiledRule.is_gated_sequence`), filed by their first stage
-        only: while such a stream waits for nothing, nothing else can matter to it. A
-        detector adds the ones that are waiting for more to every candidate mask."""
+        self.rule_bits = (1 << len(self._rules)) - 1
+        """The bits of the rules themselves (first stages, for gated sequences)."""
+        self.later_bits: dict[int, int] = {}
+        """Rule position -> the bit of a gated sequence's later stages."""
+        self.owners: list[int] = list(range(len(self._rules)))
+        """Bit -> the position of the rule it belongs to."""
         for position, rule in enumerate(rules):
-            node = rule.query.node
-            categories = rule.query.categories
-            if rule.is_gated_sequence:
-                self.gated_mask |= 1 << position
-                node = _first_stage_query(node)
-                categories = categories_of([node.filter])
-            filed_in: list[tuple[str | None, _Bucket]] = (
-                [(category, self._by_category[category]) for category in categories]
-                if categories is not None
-                else [(None, self._uncategorised), *self._by_category.items()]
-            )
-            for category, bucket in filed_in:
-                context = CategoryContext(category, bucketed, categories)
-                clauses = query_clauses(node, context)
-                if clauses == NEVER:
-                    continue  # cannot match events of this category
-                bucket.add(1 << position, clauses)
+            if not rule.is_gated_sequence:
+                self._file(1 << position, rule.query.node, rule.query.categories, bucketed)
+                continue
+            first, later = _split_stages(rule.query.node)
+            self._file(1 << position, first, categories_of([first.filter]), bucketed)
+            later_bit = 1 << len(self.owners)
+            self.owners.append(position)
+            self.later_bits[position] = later_bit
+            self._file(later_bit, later, categories_of(_filters(later)), bucketed)
         for bucket in (self._uncategorised, *self._by_category.values()):
-            bucket.seal()
+            bucket.seal(len(self.owners))
+
+    def _file(
+        self,
+        bit: int,
+        node: ast.QueryNode,
+        categories: frozenset[str] | None,
+        bucketed: frozenset[str],
+    ) -> None:
+        filed_in: list[tuple[str | None, _Bucket]] = (
+            [(category, self._by_category[category]) for category in categories]
+            if categories is not None
+            else [(None, self._uncategorised), *self._by_category.items()]
+        )
+        for category, bucket in filed_in:
+            context = CategoryContext(category, bucketed, categories)
+            clauses = query_clauses(node, context)
+            if clauses == NEVER:
+                continue  # cannot match events of this category
+            bucket.add(bit, clauses)
 
     @property
     def rules(self) -> tuple[CompiledRule, ...]:
@@ -258,7 +320,7 @@ class RuleIndex:
         return self._rules_of(self.candidate_mask(event))
 
     def candidate_mask(self, event: dict[str, Any]) -> int:
-        """The rules `event` could match, as a mask (bit i: `rules[i]`)."""
+        """The rules `event` could match, as a mask (see the class docstring for the bits)."""
         meta = event.get("event")
         category = meta.get("category") if type(meta) is dict else None
         if type(category) is list and len(category) == 1:
@@ -268,10 +330,10 @@ class RuleIndex:
             chosen = [bucket for bucket in buckets if bucket is not None]
             mask = 0
             for bucket in chosen or [self._uncategorised]:
-                mask |= bucket.candidates(event)
+                mask |= bucket.lookup(event)
         else:
             single = self._by_category.get(category) if type(category) is str else None
-            mask = (single or self._uncategorised).candidates(event)
+            mask = (single or self._uncategorised).lookup(event)
         return mask
 
     def _rules_of(self, mask: int) -> tuple[CompiledRule, ...]:
@@ -279,6 +341,7 @@ class RuleIndex:
         if rules is None:
             if len(self._by_mask) >= MEMO_LIMIT:
                 self._by_mask = {0: ()}
-            rules = tuple(rule for position, rule in enumerate(self._rules) if mask >> position & 1)
+            positions = {owner for bit, owner in enumerate(self.owners) if mask >> bit & 1}
+            rules = tuple(self._rules[position] for position in sorted(positions))
             self._by_mask[mask] = rules
         return rules

@@ -42,8 +42,9 @@ class _PathNode:
         return found
 
 
-def generate_lookup(tables: Sequence[FieldTable]) -> Lookup:
-    """`event -> mask`: the union of every table's mask for the event's values."""
+def generate_lookup(tables: Sequence[FieldTable], epilogue: Sequence[str] = ()) -> Lookup:
+    """`event -> mask`: the union of every table's mask for the event's values (`found`),
+    then the `epilogue` lines, which may rewrite `found` (names they use: `constants`)."""
     root = _PathNode()
     for position, table in enumerate(tables):
         node = root
@@ -52,6 +53,7 @@ def generate_lookup(tables: Sequence[FieldTable]) -> Lookup:
         node.tables.append(position)
     lines = ["def lookup(event):", "    found = 0"]
     _emit_children(lines, root, "event", 1, [0])
+    lines.extend(f"    {line}" for line in epilogue)
     lines.append("    return found")
     namespace: dict[str, Any] = {}
     for position, table in enumerate(tables):
@@ -61,6 +63,22 @@ def generate_lookup(tables: Sequence[FieldTable]) -> Lookup:
     exec(compile("\n".join(lines), "<index lookup>", "exec"), namespace)
     lookup: Lookup = namespace["lookup"]
     return lookup
+
+
+def refinement_epilogue(width: int, members: Sequence[int], always: int) -> list[str]:
+    """Lines turning stacked level masks into candidates: level k's bits sit `k * width`
+    bits up in `found`; the members of a refinement level stay only if their clause holds
+    too, and the unconditional rules join at the end."""
+    low = (1 << width) - 1
+    lines = [f"first = found & {low}"]
+    for level, level_members in enumerate(members, start=1):
+        if level_members:
+            lines += [
+                f"if first & {level_members}:",
+                f"    first &= {~level_members} | (found >> {level * width}) & {low}",
+            ]
+    lines.append(f"found = first | {always}")
+    return lines
 
 
 def _emit_children(

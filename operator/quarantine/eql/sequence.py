@@ -147,11 +147,13 @@ class SequenceMatcher:
         pending = self.pending
         positive_matches = self.positive_matches
         for index in range(len(positive_matches) - 1, 0, -1):
-            # A later stage matters only with a partial waiting under the event's key.
-            if pending[index - 1] and positive_matches[index](event):
-                keys = self.positives[index].keys(event)
-                if any(self._waiting(key, index - 1) for key in keys):
-                    return True
+            # A later stage matters only with a partial waiting under the event's key (read
+            # first: usually cheaper than the condition, and usually absent).
+            keys = self.positives[index].keys(event) if pending[index - 1] else ()
+            if any(self._waiting(key, index - 1) for key in keys) and positive_matches[index](
+                event
+            ):
+                return True
         if positive_matches[0](event):
             return True
         if any(self.stage_matches[i](event) for i in self.missing_indices):

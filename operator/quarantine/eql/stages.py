@@ -64,27 +64,79 @@ class CompiledFilter:
         return matcher
 
 
+KeysOf = Callable[[Event], list[tuple[Any, ...]]]
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledStage:
     filter: CompiledFilter
     key_parts: tuple[KeyPart, ...]
     missing: bool
+    keys: KeysOf
+    """Every composite join key of the event (a cartesian product over array keys)."""
 
-    def keys(self, event: Event) -> list[tuple[Any, ...]]:
-        """Every composite join key of the event (a cartesian product over array keys)."""
-        if not self.key_parts:
-            return [()]
-        choices = []
-        single = True
-        for part in self.key_parts:
-            values = part(event)
-            if values is None:
-                return []
-            choices.append(values)
-            single = single and len(values) == 1
-        if single:
-            return [tuple([values[0] for values in choices])]
-        return list(itertools.product(*choices))
+
+def composite_keys(key_parts: tuple[KeyPart, ...], event: Event) -> list[tuple[Any, ...]]:
+    """Every composite join key of the event (a cartesian product over array keys)."""
+    if not key_parts:
+        return [()]
+    choices = []
+    single = True
+    for part in key_parts:
+        values = part(event)
+        if values is None:
+            return []
+        choices.append(values)
+        single = single and len(values) == 1
+    if single:
+        return [tuple([values[0] for values in choices])]
+    return list(itertools.product(*choices))
+
+
+def keys_function(compiler: Compiler, exprs: tuple[ast.Expr, ...]) -> KeysOf:
+    """`composite_keys` for these key expressions, with a fast path for the usual case: every
+    key a plain field holding one string (whose only key is that string)."""
+    parts = tuple(compile_key(compiler, expr) for expr in exprs)
+
+    def general(event: Event) -> list[tuple[Any, ...]]:
+        return composite_keys(parts, event)
+
+    getters = _plain_string_getters(compiler, exprs)
+    if getters is None or not getters or len(getters) > 2:
+        return general
+    if len(getters) == 1:
+        (first,) = getters
+
+        def one_key(event: Event) -> list[tuple[Any, ...]]:
+            value = first(event)
+            return [(value,)] if type(value) is str else general(event)
+
+        return one_key
+    first, second = getters
+
+    def two_keys(event: Event) -> list[tuple[Any, ...]]:
+        value, other = first(event), second(event)
+        if type(value) is str and type(other) is str:
+            return [(value, other)]
+        return general(event)
+
+    return two_keys
+
+
+def _plain_string_getters(
+    compiler: Compiler, exprs: tuple[ast.Expr, ...]
+) -> list[Callable[[Event], Any]] | None:
+    """Getters of the keys when each is a field read as it is (no date conversion)."""
+    getters = []
+    for expr in exprs:
+        resolved = compiler.resolve(expr)
+        if not isinstance(resolved, ast.Field):
+            return None
+        field_type = compiler.schema.get(resolved.path) if compiler.schema else None
+        if field_type in ("date", "date_nanos"):
+            return None
+        getters.append(compiler.getter(resolved.path))
+    return getters
 
 
 def compile_filter(compiler: Compiler, node: ast.EventFilter) -> CompiledFilter:
@@ -124,5 +176,7 @@ def compile_key(compiler: Compiler, expr: ast.Expr) -> KeyPart:
 def compile_stage(
     compiler: Compiler, query_keys: tuple[ast.Expr, ...], stage: ast.Stage
 ) -> CompiledStage:
-    parts = tuple(compile_key(compiler, key) for key in (*query_keys, *stage.keys))
-    return CompiledStage(compile_filter(compiler, stage.filter), parts, stage.missing)
+    exprs = (*query_keys, *stage.keys)
+    parts = tuple(compile_key(compiler, key) for key in exprs)
+    keys = keys_function(compiler, exprs)
+    return CompiledStage(compile_filter(compiler, stage.filter), parts, stage.missing, keys)

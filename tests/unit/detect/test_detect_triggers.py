@@ -66,9 +66,11 @@ def test_in_and_equality_take_stars_literally() -> None:
     }
 
 
-def test_negations_and_regexes_give_no_triggers() -> None:
+def test_negations_give_no_triggers_and_regexes_their_required_literal() -> None:
     assert _triggers('process where not process.name == "x"') is None
-    assert _triggers('process where process.args regex ".*:[0-9]+"') is None
+    assert _triggers('process where process.args regex ".*:[0-9]+"') == {
+        "process.args": FieldTrigger(substrings=frozenset({":"}))
+    }
 
 
 def test_event_category_conditions_are_resolved_per_bucket() -> None:
