@@ -26,7 +26,6 @@ from quarantine.detect.suppression import alert_name, suppression_key
 from quarantine.detect.target import TargetHint, target_hint
 from quarantine.detect.trim import trim_event
 from quarantine.eql import QueryStream
-from quarantine.eql.fields import values_of
 from quarantine.events.fields import get_field, split_path
 from quarantine.events.timestamps import to_datetime
 
@@ -132,6 +131,7 @@ class Detector:
             )
         self._ruleset = ruleset
         self._states = states
+        self._candidate_mask = ruleset.index.candidate_mask
         index = ruleset.index
         ordered = [states[rule.name] for rule in index.rules]
         self._state_by_bit = tuple(ordered[owner] for owner in index.owners)
@@ -160,7 +160,7 @@ class Detector:
 
     def process(self, event: dict[str, Any]) -> list[AlertDraft]:
         """The alert drafts `event` causes (most events cause none)."""
-        mask = self._ruleset.index.candidate_mask(event) & self._admitted
+        mask = self._candidate_mask(event) & self._admitted
         if not mask:
             return []
         counts = self._mask_counts
@@ -231,7 +231,6 @@ class Detector:
     ) -> list[AlertDraft]:
         """The rules that took `event`: look-back, scope, exceptions, sequences, drafts."""
         times = EventTimes(event)
-        categories: frozenset[str] | None = None
         namespace: Any = _UNREAD
         wall_clock = self._clock() if offline_nows is None else 0.0
         drafts: list[AlertDraft] = []
@@ -251,9 +250,7 @@ class Detector:
                     continue
             try:
                 if state.sequence_like:
-                    if categories is None:
-                        categories = _categories(event)
-                    matches = self._feed(state, event, times, categories)
+                    matches = self._feed(state, event, times)
                 else:
                     matches = self._matched(state, event)
             except Exception as error:  # one odd rule must not stop the others
@@ -308,7 +305,6 @@ class Detector:
         state: _RuleState,
         event: dict[str, Any],
         times: EventTimes,
-        categories: frozenset[str],
     ) -> list[list[dict[str, Any]]]:
         """A sequence (or sample) rule on one event: the sequences it completes."""
         rule = state.rule
@@ -323,9 +319,6 @@ class Detector:
                 category_field=CATEGORY_FIELD,
                 timestamp_field=rule.timestamp_field or DEFAULT_TIMESTAMP_FIELD,
             )
-        first = rule.query.first_stage_category
-        if first is not None and first not in categories and stream.idle:
-            return []  # nothing waits, and the first stage cannot take this event
         fed = _with_rule_timestamp(event, rule.timestamp_field, times)
         try:
             completed = stream.feed(fed)
@@ -380,14 +373,6 @@ class Detector:
                 type(error).__name__,
                 error,
             )
-
-
-def _categories(event: dict[str, Any]) -> frozenset[str]:
-    """The event's categories, as a stage's category test reads them (any array element)."""
-    raw = get_field(event, CATEGORY_FIELD)
-    if type(raw) is str:
-        return frozenset((raw,))
-    return frozenset(value for value in values_of(raw) if type(value) is str)
 
 
 def _always(event: dict[str, Any]) -> bool:

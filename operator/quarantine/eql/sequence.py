@@ -138,26 +138,31 @@ class SequenceMatcher:
 
     def may_take(self, event: Event) -> bool:
         """Whether feeding `event` could change anything (feed() returns nothing and keeps
-        its state otherwise): the same tests feed() starts with, without reading keys or
-        the timestamp. A caller may skip feeding an event this refuses."""
-        if self.idle:
-            return self.positive_matches[0](event)
+        its state otherwise): the same tests feed() starts with, without reading the
+        timestamp. A caller may skip feeding an event this refuses."""
+        positive_matches = self.positive_matches
+        if not (self.pending_total or self.awaiting or self.missing_indices):  # idle
+            return positive_matches[0](event)
         if self.awaiting:
             return True
         pending = self.pending
-        positive_matches = self.positive_matches
+        partials = self.partials
         for index in range(len(positive_matches) - 1, 0, -1):
             # A later stage matters only with a partial waiting under the event's key (read
             # first: usually cheaper than the condition, and usually absent).
-            keys = self.positives[index].keys(event) if pending[index - 1] else ()
-            if any(self._waiting(key, index - 1) for key in keys) and positive_matches[index](
-                event
-            ):
-                return True
+            if not pending[index - 1]:
+                continue
+            for key in self.positives[index].keys(event):
+                slots = partials.get(key)
+                if slots is not None and slots[index - 1] is not None:
+                    if positive_matches[index](event):
+                        return True
+                    break
         if positive_matches[0](event):
             return True
-        if any(self.stage_matches[i](event) for i in self.missing_indices):
-            return True
+        for missing in self.missing_indices:
+            if self.stage_matches[missing](event):
+                return True
         return self._kills(event)
 
     def _matched_positives(self, event: Event) -> list[tuple[int, list[tuple[Any, ...]]]]:
