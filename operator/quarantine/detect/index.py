@@ -30,6 +30,7 @@ from quarantine.detect.triggers import (
     query_clauses,
 )
 from quarantine.eql import ast
+from quarantine.eql.fields import values_of
 from quarantine.eql.prefilter import categories_of
 from quarantine.events.fields import split_path
 
@@ -290,6 +291,7 @@ class RuleIndex:
             self._file(later_bit, later, categories_of(_filters(later)), bucketed)
         for bucket in (self._uncategorised, *self._by_category.values()):
             bucket.seal(len(self.owners))
+        self._lookups = {category: bucket.lookup for category, bucket in self._by_category.items()}
 
     def _file(
         self,
@@ -323,17 +325,24 @@ class RuleIndex:
         """The rules `event` could match, as a mask (see the class docstring for the bits)."""
         meta = event.get("event")
         category = meta.get("category") if type(meta) is dict else None
-        if type(category) is list and len(category) == 1:
-            category = category[0]
         if type(category) is list:
-            buckets = [self._by_category.get(item) for item in category if type(item) is str]
-            chosen = [bucket for bucket in buckets if bucket is not None]
-            mask = 0
-            for bucket in chosen or [self._uncategorised]:
-                mask |= bucket.lookup(event)
-        else:
-            single = self._by_category.get(category) if type(category) is str else None
-            mask = (single or self._uncategorised).lookup(event)
+            if len(category) != 1 or type(category[0]) is not str:
+                return self._several_categories(category, event)
+            category = category[0]
+        lookup = self._lookups.get(category) if type(category) is str else None
+        return (lookup or self._uncategorised.lookup)(event)
+
+    def _several_categories(self, categories: list[Any], event: dict[str, Any]) -> int:
+        """An event in several categories (nested arrays flattened, as the category test
+        reads them) meets the rules of each, or the uncategorised ones when none has a
+        bucket."""
+        names = [item for item in values_of(categories) if type(item) is str]
+        chosen = [self._lookups.get(item) for item in names]
+        mask = 0
+        for lookup in [found for found in chosen if found is not None] or [
+            self._uncategorised.lookup
+        ]:
+            mask |= lookup(event)
         return mask
 
     def _rules_of(self, mask: int) -> tuple[CompiledRule, ...]:

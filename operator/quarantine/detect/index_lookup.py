@@ -90,7 +90,7 @@ def _emit_children(
         var = f"v{counter[0]}"
         lines.append(f"{pad}{var} = {source}.get({key!r})")
         for position in child.tables:
-            _emit_leaf(lines, var, position, depth)
+            _emit_leaf(lines, var, position, depth, many=key == "args")
         if child.children:
             lines.append(f"{pad}if type({var}) is dict:")
             _emit_children(lines, child, var, depth + 1, counter)
@@ -101,17 +101,21 @@ def _emit_children(
                     lines.append(f"{pad}    found |= walk{position}(event)")
 
 
-def _emit_leaf(lines: list[str], var: str, position: int, depth: int) -> None:
+def _emit_leaf(lines: list[str], var: str, position: int, depth: int, many: bool) -> None:
     pad = "    " * depth
     memo, mask = f"memo{position}", f"mask{position}"
-    lines += [
-        f"{pad}if type({var}) is str:",
+    string_case = [
         f"{pad}    m = {memo}.get({var})",
         f"{pad}    found |= {mask}({var}) if m is None else m",
-        f"{pad}elif type({var}) is list:",
+    ]
+    list_case = [
         f"{pad}    for item in {var}:",
         f"{pad}        m = {memo}.get(item) if type(item) is str else None",
         f"{pad}        found |= {mask}(item) if m is None else m",
-        f"{pad}elif {var} is not None:",
-        f"{pad}    found |= {mask}({var})",
     ]
+    # Test the usual shape first: an array for argument lists, a string otherwise.
+    first, second = (list_case, string_case) if many else (string_case, list_case)
+    first_test, second_test = ("list", "str") if many else ("str", "list")
+    lines += [f"{pad}if type({var}) is {first_test}:", *first]
+    lines += [f"{pad}elif type({var}) is {second_test}:", *second]
+    lines += [f"{pad}elif {var} is not None:", f"{pad}    found |= {mask}({var})"]

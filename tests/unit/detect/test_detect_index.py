@@ -97,3 +97,19 @@ def test_remembered_lookups_give_the_same_answers_as_fresh_ones() -> None:
         assert _names(ruleset, process_event(f"tool-{number}")) == ["no-literal"]
     assert _names(ruleset, process_event("nc")) == expected
     assert _names(ruleset, process_event("TAR", "/ETC/shadow")) == ["compression", "no-literal"]
+
+
+def test_nested_category_arrays_reach_their_buckets() -> None:
+    ruleset = _ruleset()
+    for category in ([["process"]], [["process"], "other"], [[], ["process", ["file"]]]):
+        event = process_event("nc")
+        event["event"]["category"] = category
+        names = _names(ruleset, event)
+        assert "netcat" in names, category
+        assert rule_matches(ruleset, "netcat", event), category
+
+
+def rule_matches(ruleset: RuleSet, name: str, event: dict[str, Any]) -> bool:
+    rule = ruleset.get(name)
+    assert rule is not None
+    return rule.query.matches(event, category_field="event.category")
