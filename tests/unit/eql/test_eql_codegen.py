@@ -23,7 +23,9 @@ from quarantine.eql.query import Query
 SPEC = Path(__file__).resolve().parents[3] / ".." / "shared" / "eql-spec"
 CATEGORY_FIELD = "event_type"  # as the corpus's events name it
 
-STRINGS = st.sampled_from(["a", "A", "ab", "b*", "x.y", "1.2.3.4:80", "", "Ab?"])
+STRINGS = st.sampled_from(
+    ["a", "A", "ab", "b*", "x.y", "X.Y", "1.2.3.4:80", "", "Ab?", "abAB", "A:z", "9.9:1"]
+)
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-2, 2), st.floats(-2, 2), STRINGS)
 VALUES = st.one_of(SCALARS, st.lists(st.one_of(SCALARS, st.lists(SCALARS, max_size=2)), max_size=3))
 
@@ -47,6 +49,9 @@ def conditions(draw: st.DrawFn, depth: int = 0) -> str:
         f"{field} {draw(st.sampled_from(['in', 'in~', 'not in']))} ({members})",
         f'{field} {draw(st.sampled_from(["regex", "regex~"]))} ".*[ab].*"',
         f'{field} regex ("a.", "[0-9]+")',
+        # Patterns with required literals, which the generated code checks before the regex.
+        f'{field} {draw(st.sampled_from(["regex", "regex~"]))} """.*[0-9]\\.[0-9]:[0-9]+"""',
+        f'{field} {draw(st.sampled_from(["regex", "regex~"]))} ("x\\.y", "(Ab)+", "a:.*")',
         field,
         f'startsWith({field}, "a")',
         f"length({field}) > 1",
