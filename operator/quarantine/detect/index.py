@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from quarantine.detect.index_lookup import Lookup, generate_lookup, refinement_epilogue
+from quarantine.detect.index_lookup import Lookup, generate_lookup
 from quarantine.detect.rule import CompiledRule
 from quarantine.detect.triggers import (
     NEVER,
@@ -212,8 +212,10 @@ class _Bucket:
             for table in level.lookups:
                 by_path.setdefault(table.path, []).append((depth * width, table))
         stacked = [_StackedTable(path, tables) for path, tables in by_path.items()]
+        eager = [table for table in stacked if table.tables[0][0] == 0]
+        deferred = [table for table in stacked if table.tables[0][0] != 0]
         members = [level.members for level in self.refinements]
-        self.lookup = generate_lookup(stacked, refinement_epilogue(width, members, self.always))
+        self.lookup = generate_lookup(eager, deferred, width, members, self.always)
 
     def candidates(self, event: dict[str, Any]) -> int:
         """The candidate mask by the generic walk (what the generated `lookup` must equal)."""

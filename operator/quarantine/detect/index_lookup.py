@@ -10,7 +10,7 @@ the table. The result is the same mask the generic walk gives (`tests/unit/detec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -42,19 +42,37 @@ class _PathNode:
         return found
 
 
-def generate_lookup(tables: Sequence[FieldTable], epilogue: Sequence[str] = ()) -> Lookup:
-    """`event -> mask`: the union of every table's mask for the event's values (`found`),
-    then the `epilogue` lines, which may rewrite `found` (names they use: `constants`)."""
-    root = _PathNode()
-    for position, table in enumerate(tables):
-        node = root
-        for key in table.path:
-            node = node.children.setdefault(key, _PathNode())
-        node.tables.append(position)
+def generate_lookup(
+    eager: Sequence[FieldTable],
+    deferred: Sequence[FieldTable],
+    width: int,
+    refinements: Sequence[int],
+    always: int,
+) -> Lookup:
+    """`event -> candidate mask` for one bucket whose tables stack their levels: level k's
+    bits sit `k * width` bits up. The members of refinement level k (`refinements[k - 1]`)
+    stay candidates only if their level-k clause holds too; the unconditional rules (`always`)
+    join at the end. `deferred` tables serve refinement levels only, so they are read only
+    when a first-level candidate needs refining."""
+    tables = [*eager, *deferred]
+    low = (1 << width) - 1
+    refined = 0
+    for members in refinements:
+        refined |= members
     lines = ["def lookup(event):", "    found = 0"]
-    _emit_children(lines, root, "event", 1, [0])
-    lines.extend(f"    {line}" for line in epilogue)
-    lines.append("    return found")
+    counter = [0]
+    _emit_children(lines, _path_tree(tables, range(len(eager))), "event", 1, counter)
+    lines += [f"    first = found & {low}", f"    if not first & {refined}:"]
+    lines.append(f"        return first | {always}")
+    deferred_tree = _path_tree(tables, range(len(eager), len(tables)))
+    _emit_children(lines, deferred_tree, "event", 1, counter)
+    for level, members in enumerate(refinements, start=1):
+        if members:
+            lines += [
+                f"    if first & {members}:",
+                f"        first &= {~members} | (found >> {level * width}) & {low}",
+            ]
+    lines.append(f"    return first | {always}")
     namespace: dict[str, Any] = {}
     for position, table in enumerate(tables):
         namespace[f"memo{position}"] = table.memo
@@ -65,20 +83,14 @@ def generate_lookup(tables: Sequence[FieldTable], epilogue: Sequence[str] = ()) 
     return lookup
 
 
-def refinement_epilogue(width: int, members: Sequence[int], always: int) -> list[str]:
-    """Lines turning stacked level masks into candidates: level k's bits sit `k * width`
-    bits up in `found`; the members of a refinement level stay only if their clause holds
-    too, and the unconditional rules join at the end."""
-    low = (1 << width) - 1
-    lines = [f"first = found & {low}"]
-    for level, level_members in enumerate(members, start=1):
-        if level_members:
-            lines += [
-                f"if first & {level_members}:",
-                f"    first &= {~level_members} | (found >> {level * width}) & {low}",
-            ]
-    lines.append(f"found = first | {always}")
-    return lines
+def _path_tree(tables: Sequence[FieldTable], positions: Iterable[int]) -> _PathNode:
+    root = _PathNode()
+    for position in positions:
+        node = root
+        for key in tables[position].path:
+            node = node.children.setdefault(key, _PathNode())
+        node.tables.append(position)
+    return root
 
 
 def _emit_children(
