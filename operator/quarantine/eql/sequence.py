@@ -145,6 +145,8 @@ class SequenceMatcher:
             return positive_matches[0](event)
         if self.awaiting:
             return True
+        if positive_matches[0](event):  # a new partial (the cheaper test first)
+            return True
         pending = self.pending
         partials = self.partials
         for index in range(len(positive_matches) - 1, 0, -1):
@@ -158,8 +160,6 @@ class SequenceMatcher:
                     if positive_matches[index](event):
                         return True
                     break
-        if positive_matches[0](event):
-            return True
         for missing in self.missing_indices:
             if self.stage_matches[missing](event):
                 return True
