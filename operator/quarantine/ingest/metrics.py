@@ -126,9 +126,10 @@ class _RuleCountersCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(
             f"{PREFIX}_rule_events",
-            "Events per rule and what became of them: evaluated, matched, excepted (an exception "
-            "matched), late (older than the look-back), out_of_scope, capped (over maxSignals per "
-            "interval), failed (the rule raised), drafts (alerts handed on).",
+            "Events per rule and what became of them: evaluated (candidates the query ran on), "
+            "matched, excepted (an exception matched), late (taken but older than the "
+            "look-back), out_of_scope (taken but outside the rule's namespaces), capped (over "
+            "maxSignals per interval), failed (the rule raised), drafts (alerts handed on).",
             labels=["rule", "outcome"],
         )
         # A snapshot: the detection thread only ever increments these integers.
