@@ -25,6 +25,7 @@ import orjson
 from quarantine.detect import Detector, RuleSet
 from quarantine.elastic_import import ElasticImportError, load_elastic_rule
 from quarantine.events import normaliser_for
+from quarantine.heap import freeze_startup_heap
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 RULES_DIR = SHARED / "elastic-rules" / "cloud_defend"
@@ -63,13 +64,14 @@ ATTACKS = [
 
 
 def make_event(
-    rng: random.Random, sequence: int, now: float, attack: bool, layout: str
+    rng: random.Random, sequence: int, moment: float, attack: bool, layout: str
 ) -> dict[str, Any]:
     executable, argv, parent = rng.choice(ATTACKS if attack else BENIGN)
     name = executable.rsplit("/", 1)[-1]
     pod = f"web-{rng.randrange(40):02d}"
     container_id = f"{rng.randrange(40):064x}"
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{sequence % 1000:03d}Z"
+    millis = int(moment * 1000) % 1000
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{millis:03d}Z"
     process = {
         "name": name,
         "executable": executable,
@@ -117,11 +119,17 @@ def make_event(
     return event
 
 
-def make_stream(count: int, attack_share: float, layout: str, seed: int) -> bytes:
+def make_stream(
+    count: int, attack_share: float, layout: str, seed: int, rate: float = 100_000
+) -> bytes:
+    """`count` events stamped (in milliseconds, as ECS does) from now on at `rate` per second:
+    the time sequences' maxspan and the look-back are measured in."""
     rng = random.Random(seed)
-    now = time.time()
+    start = time.time()
     lines = [
-        orjson.dumps(make_event(rng, index, now, rng.random() < attack_share, layout))
+        orjson.dumps(
+            make_event(rng, index, start + index / rate, rng.random() < attack_share, layout)
+        )
         for index in range(count)
     ]
     return b"\n".join(lines) + b"\n"
@@ -158,13 +166,17 @@ def main() -> int:
     parser.add_argument("--layout", choices=("dotted", "nested"), default="dotted")
     parser.add_argument("--format", choices=("ecs", "auto"), default="ecs")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--rate", type=float, default=100_000, help="events per second of event time"
+    )
     args = parser.parse_args()
     if not RULES_DIR.is_dir():
         print(f"rules not found at {RULES_DIR}", file=sys.stderr)
         return 1
 
     ruleset = load_ruleset()
-    data = make_stream(args.events, args.attack_share, args.layout, args.seed)
+    data = make_stream(args.events, args.attack_share, args.layout, args.seed, args.rate)
+    freeze_startup_heap()  # as the matcher does once started
     normalise = normaliser_for(args.format)
     loads = orjson.loads
 
@@ -183,7 +195,7 @@ def main() -> int:
         process = detector.process
         drafts = 0
         for line in data.splitlines():
-            event = normalise(loads(line))
+            event = normalise(loads(line), text=line)
             if event is not None:
                 drafts += len(process(event))
         drafts_seen[0] = drafts
@@ -191,12 +203,12 @@ def main() -> int:
 
     def up_to_normalise() -> None:
         for line in data.splitlines():
-            normalise(loads(line))
+            normalise(loads(line), text=line)
 
     def up_to_index() -> None:
         candidates = ruleset.index.candidates
         for line in data.splitlines():
-            event = normalise(loads(line))
+            event = normalise(loads(line), text=line)
             if event is not None:
                 candidates(event)
 

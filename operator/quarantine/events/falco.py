@@ -47,8 +47,11 @@ _ID_FIELDS = (
 )
 
 
-def normalise_falco(raw: Any) -> dict[str, Any] | None:
+def normalise_falco(raw: Any, *, text: bytes | None = None) -> dict[str, Any] | None:
     """An ECS process-start event from a Falco alert on an exec; None for any other alert.
+
+    `text` (the JSON `raw` was decoded from) is accepted like every normaliser takes it, and
+    not needed: the event is rebuilt field by field.
 
     Falco reports rule hits, not process lifecycle; only an alert whose syscall (`evt.type`)
     is an exec says a process started, so only those are turned into process events.

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Protocol, get_args
 
 from quarantine.events.ecs import normalise_ecs
 from quarantine.events.errors import EventFormatError, json_type_name
@@ -15,7 +14,14 @@ FormatChoice = Literal["ecs", "tetragon", "falco", "auto"]
 EVENT_FORMATS: tuple[str, ...] = get_args(EventFormat)
 FORMAT_CHOICES: tuple[str, ...] = get_args(FormatChoice)
 
-Normaliser = Callable[[Any], dict[str, Any] | None]
+
+class Normaliser(Protocol):
+    """`raw` (a decoded event) in the canonical ECS layout, or None when the rules do not care
+    about it. `text`, when given, must be the JSON `raw` was decoded from (`raw ==
+    orjson.loads(text)`); a normaliser may use it to work faster."""
+
+    def __call__(self, raw: Any, *, text: bytes | None = None) -> dict[str, Any] | None: ...
+
 
 NORMALISERS: dict[str, Normaliser] = {
     "ecs": normalise_ecs,
@@ -36,20 +42,25 @@ def detect_format(raw: Any) -> EventFormat:
     return "ecs"
 
 
-def normalise(raw: Any, fmt: FormatChoice = "auto") -> dict[str, Any] | None:
+def normalise(
+    raw: Any, fmt: FormatChoice = "auto", *, text: bytes | None = None
+) -> dict[str, Any] | None:
     """`raw` in the canonical ECS layout, or None when it is not an event the rules care about
-    (a Tetragon event other than `process_exec`, a Falco alert on another syscall)."""
+    (a Tetragon event other than `process_exec`, a Falco alert on another syscall). `text`,
+    when given, must be the JSON `raw` was decoded from (`raw == orjson.loads(text)`): it
+    spares the ECS normaliser serialising the document again."""
     chosen = detect_format(raw) if fmt == "auto" else fmt
     normaliser = NORMALISERS.get(chosen)
     if normaliser is None:
         raise EventFormatError(
             f"unknown event format {fmt!r}; expected one of {', '.join(FORMAT_CHOICES)}"
         )
-    return normaliser(raw)
+    return normaliser(raw, text=text)
 
 
-def normaliser_for(fmt: FormatChoice) -> Callable[[Any], dict[str, Any] | None]:
-    """The normalising function for `fmt`, resolved once (for hot loops)."""
+def normaliser_for(fmt: FormatChoice) -> Normaliser:
+    """The normalising function for `fmt`, resolved once (for hot loops); it takes the same
+    optional `text` as `normalise`."""
     if fmt == "auto":
         return normalise
     normaliser = NORMALISERS.get(fmt)

@@ -40,8 +40,11 @@ _EXEC_EVENT = {
 }
 
 
-def normalise_tetragon(raw: Any) -> dict[str, Any] | None:
+def normalise_tetragon(raw: Any, *, text: bytes | None = None) -> dict[str, Any] | None:
     """An ECS process-start event from a Tetragon `process_exec`; None for other kinds.
+
+    `text` (the JSON `raw` was decoded from) is accepted like every normaliser takes it, and
+    not needed: the event is rebuilt field by field.
 
     Tetragon gives the arguments as one string without argv[0]; ECS `process.args` includes
     argv[0], for which the executable path is the best value Tetragon offers.

@@ -11,10 +11,10 @@ import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from quarantine.detect import AlertDraft, Detector, RuleSet
 from quarantine.events import FormatChoice, normalise
+from quarantine.ingest.ndjson import ParsedLine
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +36,10 @@ class DetectionLane:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detection")
 
     async def evaluate(
-        self, documents: Sequence[dict[str, Any]], event_format: FormatChoice
+        self, lines: Sequence[ParsedLine], event_format: FormatChoice
     ) -> list[LineVerdict]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._evaluate, documents, event_format)
+        return await loop.run_in_executor(self._executor, self._evaluate, lines, event_format)
 
     def replace_rules(self, ruleset: RuleSet) -> None:
         """Swap the rule set between batches; callable from any thread, returns once done."""
@@ -49,13 +49,13 @@ class DetectionLane:
         self._executor.shutdown(wait=True)
 
     def _evaluate(
-        self, documents: Sequence[dict[str, Any]], event_format: FormatChoice
+        self, lines: Sequence[ParsedLine], event_format: FormatChoice
     ) -> list[LineVerdict]:
-        return [self._evaluate_one(document, event_format) for document in documents]
+        return [self._evaluate_one(line, event_format) for line in lines]
 
-    def _evaluate_one(self, document: dict[str, Any], event_format: FormatChoice) -> LineVerdict:
+    def _evaluate_one(self, line: ParsedLine, event_format: FormatChoice) -> LineVerdict:
         try:
-            event = normalise(document, event_format)
+            event = normalise(line.document, event_format, text=line.text)
         except ValueError as error:
             kind = "event" if event_format == "auto" else f"{event_format} event"
             return LineVerdict(error=f"not a valid {kind}: {error}")

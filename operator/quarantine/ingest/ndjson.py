@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -26,6 +26,8 @@ class ParsedLine:
 
     line: int
     document: dict[str, Any]
+    text: bytes | None = field(default=None, compare=False, repr=False)
+    """The JSON text the document was decoded from (normalisers use it to work faster)."""
 
 
 def parse_ndjson(body: bytes) -> Iterator[ParsedLine | LineError]:
@@ -46,4 +48,4 @@ def parse_ndjson(body: bytes) -> Iterator[ParsedLine | LineError]:
             kind = type(document).__name__
             yield LineError(number, f"expected a JSON object, got {kind}")
             continue
-        yield ParsedLine(number, document)
+        yield ParsedLine(number, document, text)

@@ -73,9 +73,7 @@ class EventPipeline:
         self._fallback_namespace = fallback_namespace
 
     async def process(self, lines: Sequence[ParsedLine], event_format: str) -> BatchOutcome:
-        verdicts = await self._lane.evaluate(
-            [line.document for line in lines], cast(FormatChoice, event_format)
-        )
+        verdicts = await self._lane.evaluate(lines, cast(FormatChoice, event_format))
         outcome = BatchOutcome()
         detections: list[tuple[int, AlertDraft]] = []
         for line, verdict in zip(lines, verdicts, strict=True):

@@ -30,3 +30,12 @@ def test_invalid_utf8_is_a_line_error_not_a_crash() -> None:
 
 def test_empty_body_has_no_lines() -> None:
     assert list(parse_ndjson(b"")) == []
+
+
+def test_each_line_keeps_the_text_it_was_decoded_from() -> None:
+    # The ECS normaliser scans this text for dotted keys instead of serialising again.
+    body = b'{"container": {"image.name": "x"}}\r\n  {"b" : 2}  \n'
+    first, second = list(parse_ndjson(body))
+    assert isinstance(first, ParsedLine) and isinstance(second, ParsedLine)
+    assert first.text == b'{"container": {"image.name": "x"}}'
+    assert second.text == b'{"b" : 2}'

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import yaml
 from ingest_helpers import kwok_container_id, pod
@@ -15,7 +16,7 @@ from quarantine.api import DetectionRule, validate_object
 from quarantine.detect import Detector, RuleSet
 from quarantine.ingest.detection_lane import DetectionLane
 from quarantine.ingest.metrics import MatcherMetrics
-from quarantine.ingest.ndjson import ParsedLine
+from quarantine.ingest.ndjson import ParsedLine, parse_ndjson
 from quarantine.ingest.outcome import BatchOutcome
 from quarantine.ingest.pipeline import EventPipeline
 from quarantine.k8s.alert_manifest import AlertOccurrence
@@ -117,7 +118,10 @@ def run(
         metrics=metrics,
         fallback_namespace=fallback_namespace,
     )
-    lines = [ParsedLine(number, document) for number, document in enumerate(documents, start=1)]
+    # Through the NDJSON parser, so each line carries the text the normaliser scans.
+    body = b"\n".join(orjson.dumps(document) for document in documents)
+    lines = [line for line in parse_ndjson(body) if isinstance(line, ParsedLine)]
+    assert len(lines) == len(documents)
     try:
         outcome = asyncio.run(pipeline.process(lines, event_format))
     finally:
@@ -216,3 +220,16 @@ def test_released_or_deleting_alerts_are_closed() -> None:
     assert is_closed({"spec": {"release": True}})
     assert is_closed({"metadata": {"deletionTimestamp": "2026-11-28T07:00:00Z"}, "spec": {}})
     assert not is_closed({"metadata": {}, "spec": {"release": False, "count": 3}})
+
+
+def test_cloud_defend_dotted_keys_are_expanded_before_matching() -> None:
+    # Defend for Containers writes some fields as dotted keys inside objects.
+    event = attack(container_id=None)
+    event["container"] = {"id": WEB_ID, "image.name": "registry/app"}
+    event["orchestrator"] = {"namespace": "shop", "resource.name": "web-1"}
+    outcome, sink, _, _ = run([event, event])
+    assert (outcome.accepted, outcome.errors) == (2, [])
+    [key] = sink.alerts
+    recorded = sink.alerts[key].events[0]
+    assert recorded["orchestrator"]["resource"] == {"name": "web-1"}
+    assert recorded["container"]["image"] == {"name": "registry/app"}
