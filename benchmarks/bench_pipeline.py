@@ -25,7 +25,7 @@ import orjson
 from quarantine.detect import Detector, RuleSet
 from quarantine.elastic_import import ElasticImportError, load_elastic_rule
 from quarantine.events import normaliser_for
-from quarantine.heap import freeze_startup_heap
+from quarantine.heap import settle_startup_heap
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 RULES_DIR = SHARED / "elastic-rules" / "cloud_defend"
@@ -176,7 +176,7 @@ def main() -> int:
 
     ruleset = load_ruleset()
     data = make_stream(args.events, args.attack_share, args.layout, args.seed, args.rate)
-    freeze_startup_heap()  # as the matcher does once started
+    settle_startup_heap()  # as the matcher does once started
     normalise = normaliser_for(args.format)
     loads = orjson.loads
 

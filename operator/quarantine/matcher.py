@@ -22,7 +22,7 @@ from kubernetes import client
 
 from quarantine.detect import Detector, RuleSet
 from quarantine.detect.scope import ScopeCheck
-from quarantine.heap import freeze_startup_heap
+from quarantine.heap import settle_startup_heap
 from quarantine.ingest.alert_intake import alert_intake_routes
 from quarantine.ingest.alert_recorder import ExternalAlertRecorder, check_rule_name
 from quarantine.ingest.alert_sink import AlertSink, KubernetesAlertSink
@@ -220,7 +220,7 @@ class MatcherService:
 async def serve_until_signalled(options: MatcherOptions) -> None:
     service = MatcherService(options)
     await service.start()
-    freeze_startup_heap()
+    settle_startup_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
