@@ -68,7 +68,8 @@ class _RuleState:
         elif not self.gated:
             self.takes = _always
         elif self.stream is not None:
-            self.takes = self.stream.may_take
+            matcher = self.stream.matcher
+            self.takes = matcher.may_take if matcher else self.stream.may_take
         else:
             self.takes = rule.query.first_stage_matcher(CATEGORY_FIELD)
 
@@ -209,8 +210,10 @@ class Detector:
         """After a sequence's stream changed: its test, and whether it waits for more."""
         if not state.gated:
             return
-        if state.stream is not None:
-            state.takes = state.stream.may_take
+        stream = state.stream
+        if stream is not None:
+            # The sequence matcher's own test, without the stream's delegation in between.
+            state.takes = stream.matcher.may_take if stream.matcher else stream.may_take
         if state.waiting:
             self._admitted |= state.later_bit
         else:

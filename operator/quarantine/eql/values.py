@@ -117,30 +117,49 @@ def to_epoch_nanos(value: Any) -> int | None:
 _DIGITS = frozenset("0123456789")
 _DATE_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _day_starts: dict[str, int | None] = {}
+# `YYYY-MM-DDTHH:MM:SS` -> epoch seconds (None: not a valid time); events of one second share it.
+_second_starts: dict[str, int | None] = {}
+_MEMO_LIMIT = 4096
 
 
 def _utc_iso_nanos(value: str) -> int | None:
     """The usual shape, `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, without regex or datetime (this
     runs for every event a sequence looks at); None for any other shape."""
-    if len(value) < 20 or value[-1] != "Z" or value[10] != "T":
+    length = len(value)
+    if length < 20 or value[-1] != "Z":
         return None
-    if value[13] != ":" or value[16] != ":":
-        return None
-    if len(value) == 20:
+    if length == 20:
         fraction = ""
-    elif value[19] == "." and 22 <= len(value) <= 30:
+    elif value[19] == "." and 22 <= length <= 30:
         fraction = value[20:-1]  # 1 to 9 digits
+        if not _DIGITS.issuperset(fraction):
+            return None
     else:
         return None
-    clock = value[11:13] + value[14:16] + value[17:19]
-    if not _DIGITS.issuperset(clock + fraction):
+    prefix = value[:19]
+    seconds = _second_starts.get(prefix, -1)
+    if seconds == -1:
+        if len(_second_starts) >= _MEMO_LIMIT:
+            _second_starts.clear()
+        seconds = _second_starts[prefix] = _second_start(prefix)
+    if seconds is None:
         return None
-    day = _day_start(value[:10])
+    nanos = seconds * 1_000_000_000
+    return nanos + int(fraction.ljust(9, "0")) if fraction else nanos
+
+
+def _second_start(prefix: str) -> int | None:
+    """Epoch seconds of `YYYY-MM-DDTHH:MM:SS`, or None when it is not a valid UTC time."""
+    if prefix[10] != "T" or prefix[13] != ":" or prefix[16] != ":":
+        return None
+    clock = prefix[11:13] + prefix[14:16] + prefix[17:19]
+    if not _DIGITS.issuperset(clock):
+        return None
+    day = _day_start(prefix[:10])
     hour, minute, second = int(clock[0:2]), int(clock[2:4]), int(clock[4:6])
     if day is None or hour > 23 or minute > 59 or second > 59:
         return None
-    nanos = (day + hour * 3600 + minute * 60 + second) * 1_000_000_000
-    return nanos + int(fraction.ljust(9, "0")) if fraction else nanos
+    return day + hour * 3600 + minute * 60 + second
 
 
 def _day_start(date: str) -> int | None:
@@ -155,7 +174,7 @@ def _day_start(date: str) -> int | None:
             start = int(datetime(year, month, day, tzinfo=UTC).timestamp())
         except ValueError:
             start = None
-    if len(_day_starts) >= 4096:
+    if len(_day_starts) >= _MEMO_LIMIT:
         _day_starts.clear()
     _day_starts[date] = start
     return start
