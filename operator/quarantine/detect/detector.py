@@ -161,7 +161,8 @@ class Detector:
 
     def process(self, event: dict[str, Any]) -> list[AlertDraft]:
         """The alert drafts `event` causes (most events cause none)."""
-        mask = self._candidate_mask(event) & self._admitted
+        admitted = self._admitted
+        mask = self._candidate_mask(event, admitted) & admitted
         if not mask:
             return []
         counts = self._mask_counts

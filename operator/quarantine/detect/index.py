@@ -137,6 +137,15 @@ class _StackedTable:
             found |= self.mask_of(item)
         return found
 
+    def bits(self) -> int:
+        """Every rule bit any of its tables selects, at any level (unshifted)."""
+        found = 0
+        for _, table in self.tables:
+            for selected in (table.exact, table.prefixes, table.substrings):
+                for mask in selected.values():
+                    found |= mask
+        return found
+
     def _stacked(self, value: Any) -> int:
         mask = 0
         for shift, table in self.tables:
@@ -204,20 +213,25 @@ class _Bucket:
         for level, clause in zip(self.refinements, useful, strict=False):
             level.add(bit, clause)
 
-    def seal(self, width: int) -> None:
-        """Generate `lookup` now that every rule is filed; masks are `width` bits wide."""
+    def seal(self, width: int, later_bits: int) -> None:
+        """Generate `lookup` now that every rule is filed; masks are `width` bits wide, and
+        `later_bits` are the bits of gated sequences' later stages."""
         levels = (self.primary, *self.refinements)
         by_path: dict[tuple[str, ...], list[tuple[int, _FieldTable]]] = {}
         for depth, level in enumerate(levels):
             for table in level.lookups:
                 by_path.setdefault(table.path, []).append((depth * width, table))
         stacked = [_StackedTable(path, tables) for path, tables in by_path.items()]
-        eager = [table for table in stacked if table.tables[0][0] == 0]
-        deferred = [table for table in stacked if table.tables[0][0] != 0]
+        # Tables that only serve later stages are read only while such a stage is admitted.
+        gated = [table for table in stacked if not table.bits() & ~later_bits]
+        eager = [t for t in stacked if t.tables[0][0] == 0 and t not in gated]
+        deferred = [t for t in stacked if t.tables[0][0] != 0 and t not in gated]
         members = [level.members for level in self.refinements]
-        self.lookup = generate_lookup(eager, deferred, width, members, self.always)
+        self.lookup = generate_lookup(
+            eager, deferred, width, members, self.always, gated=gated, gate=later_bits
+        )
 
-    def candidates(self, event: dict[str, Any]) -> int:
+    def candidates(self, event: dict[str, Any], admitted: int = -1) -> int:
         """The candidate mask by the generic walk (what the generated `lookup` must equal)."""
         found = self.primary.hits(event)
         for level in self.refinements:
@@ -291,8 +305,11 @@ class RuleIndex:
             self.owners.append(position)
             self.later_bits[position] = later_bit
             self._file(later_bit, later, categories_of(_filters(later)), bucketed)
+        later_stage_bits = 0
+        for bit in self.later_bits.values():
+            later_stage_bits |= bit
         for bucket in (self._uncategorised, *self._by_category.values()):
-            bucket.seal(len(self.owners))
+            bucket.seal(len(self.owners), later_stage_bits)
         self._lookups = {category: bucket.lookup for category, bucket in self._by_category.items()}
 
     def _file(
@@ -323,18 +340,21 @@ class RuleIndex:
         """The rules `event` could match, each once, in rule-set order."""
         return self._rules_of(self.candidate_mask(event))
 
-    def candidate_mask(self, event: dict[str, Any]) -> int:
-        """The rules `event` could match, as a mask (see the class docstring for the bits)."""
+    def candidate_mask(self, event: dict[str, Any], admitted: int = -1) -> int:
+        """The rules `event` could match, as a mask (see the class docstring for the bits).
+        Bits outside `admitted` may be left out (a detector passes the bits it counts)."""
         meta = event.get("event")
         category = meta.get("category") if type(meta) is dict else None
         if type(category) is list:
             if len(category) != 1 or type(category[0]) is not str:
-                return self._several_categories(category, event)
+                return self._several_categories(category, event, admitted)
             category = category[0]
         lookup = self._lookups.get(category) if type(category) is str else None
-        return (lookup or self._uncategorised.lookup)(event)
+        return (lookup or self._uncategorised.lookup)(event, admitted)
 
-    def _several_categories(self, categories: list[Any], event: dict[str, Any]) -> int:
+    def _several_categories(
+        self, categories: list[Any], event: dict[str, Any], admitted: int
+    ) -> int:
         """An event in several categories (nested arrays flattened, as the category test
         reads them) meets the rules of each, or the uncategorised ones when none has a
         bucket."""
@@ -344,7 +364,7 @@ class RuleIndex:
         for lookup in [found for found in chosen if found is not None] or [
             self._uncategorised.lookup
         ]:
-            mask |= lookup(event)
+            mask |= lookup(event, admitted)
         return mask
 
     def _rules_of(self, mask: int) -> tuple[CompiledRule, ...]:

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-Lookup = Callable[[dict[str, Any]], int]
+Lookup = Callable[[dict[str, Any], int], int]
+"""(event, admitted bits) -> candidate mask."""
 
 
 class FieldTable(Protocol):
@@ -48,23 +49,31 @@ def generate_lookup(
     width: int,
     refinements: Sequence[int],
     always: int,
+    *,
+    gated: Sequence[FieldTable] = (),
+    gate: int = 0,
 ) -> Lookup:
     """`event -> candidate mask` for one bucket whose tables stack their levels: level k's
     bits sit `k * width` bits up. The members of refinement level k (`refinements[k - 1]`)
     stay candidates only if their level-k clause holds too; the unconditional rules (`always`)
     join at the end. `deferred` tables serve refinement levels only, so they are read only
-    when a first-level candidate needs refining."""
-    tables = [*eager, *deferred]
+    when a first-level candidate needs refining. `gated` tables hold only bits among `gate`,
+    so they are read only when the caller admits one of those (`lookup(event, admitted)`)."""
+    tables = [*eager, *gated, *deferred]
     low = (1 << width) - 1
     refined = 0
     for members in refinements:
         refined |= members
-    lines = ["def lookup(event):", "    found = 0"]
+    lines = ["def lookup(event, admitted=-1):", "    found = 0"]
     counter = [0]
     _emit_children(lines, _path_tree(tables, range(len(eager))), "event", 1, counter)
+    if gated:
+        lines.append(f"    if admitted & {gate}:")
+        gated_tree = _path_tree(tables, range(len(eager), len(eager) + len(gated)))
+        _emit_children(lines, gated_tree, "event", 2, counter)
     lines += [f"    first = found & {low}", f"    if not first & {refined}:"]
     lines.append(f"        return first | {always}")
-    deferred_tree = _path_tree(tables, range(len(eager), len(tables)))
+    deferred_tree = _path_tree(tables, range(len(eager) + len(gated), len(tables)))
     _emit_children(lines, deferred_tree, "event", 1, counter)
     for level, members in enumerate(refinements, start=1):
         if members:
