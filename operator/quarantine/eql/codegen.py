@@ -84,11 +84,50 @@ class _Generator:
         else:
             conjuncts = [condition]
         for conjunct in conjuncts:
+            if isinstance(conjunct, ast.Or) and self._switched_or(conjunct):
+                continue
             test = self.predicate(conjunct)
             self._flush_reads()
             self.body.append(f"if {test} is not True:\n        return False")
         self.body.append("return True")
         return self._build()
+
+    def _switched_or(self, node: ast.Or) -> bool:
+        """An `or` conjunct whose branches mostly require one field to hold one of a few
+        strings (`process.name == "ssh" and ...`, `process.name in (...)`): one set lookup
+        tells which branches can be true at all, and only those are evaluated. A branch whose
+        required field is a string outside its names is false, so when the value is outside
+        every such branch's names, the `or` is true exactly when one of the other branches
+        is. Emitted when it applies; False otherwise."""
+        branches = [self.compiler.resolve(branch) for branch in node.operands]
+        guards = [_string_guards(branch) for branch in branches]
+        counts: dict[str, int] = {}
+        for found in guards:
+            for path in found:
+                counts[path] = counts.get(path, 0) + 1
+        if not counts:
+            return False
+        path = max(counts, key=lambda candidate: counts[candidate])
+        if counts[path] < 3:
+            return False  # too few branches to skip to pay for the lookup
+        names: set[str] = set()
+        others: list[ast.Expr] = []
+        for branch, found in zip(branches, guards, strict=True):
+            if path in found:
+                names |= found[path]
+            else:
+                others.append(branch)
+        full = self.predicate(node)
+        rest = self._chain(others, decisive=True) if others else "False"
+        value = self.field(path)
+        union = self.constant(frozenset(names))
+        self._flush_reads()
+        self.body.append(
+            f"if type({value}) is str and {value}.lower() not in {union}:\n"
+            f"        if {rest} is not True:\n            return False\n"
+            f"    elif {full} is not True:\n        return False"
+        )
+        return True
 
     def _category(self, category: str, category_field: str) -> None:
         value = self.field(category_field)
@@ -390,3 +429,42 @@ _FLIPPED: dict[str, ast.CompareOp] = {
     ">": "<",
     ">=": "<=",
 }
+
+
+def _string_guards(branch: ast.Expr) -> dict[str, frozenset[str]]:
+    """Field -> the lower-cased strings one of which the field must equal for `branch` to be
+    true (a top-level test of the branch, or of one of its `and` operands)."""
+    operands = branch.operands if isinstance(branch, ast.And) else (branch,)
+    found: dict[str, frozenset[str]] = {}
+    for operand in operands:
+        guard = _string_guard(operand)
+        if guard is not None and guard[0] not in found:
+            found[guard[0]] = guard[1]
+    return found
+
+
+def _string_guard(expr: ast.Expr) -> tuple[str, frozenset[str]] | None:
+    """(field, lower-cased strings) when `expr` is true only if the field equals one of them:
+    `==` a string, `in`/`in~` strings, `:`/`like`/`like~` strings without wildcards."""
+    if isinstance(expr, ast.Compare) and expr.op == "==":
+        field, literal = expr.left, expr.right
+        if isinstance(field, ast.Literal):
+            field, literal = literal, field
+        is_string = isinstance(literal, ast.Literal) and type(literal.value) is str
+        if isinstance(field, ast.Field) and isinstance(literal, ast.Literal) and is_string:
+            return field.path, frozenset((str(literal.value).lower(),))
+        return None
+    if isinstance(expr, ast.InSet) and isinstance(expr.operand, ast.Field):
+        values = [v.value for v in expr.values if isinstance(v, ast.Literal)]
+        if values and len(values) == len(expr.values) and all(type(v) is str for v in values):
+            return expr.operand.path, frozenset(str(v).lower() for v in values)
+        return None
+    if (
+        isinstance(expr, ast.Match)
+        and expr.kind in ("seq", "like")
+        and isinstance(expr.operand, ast.Field)
+        and expr.patterns
+        and all(type(p) is str and not has_wildcard(p) for p in expr.patterns)
+    ):
+        return expr.operand.path, frozenset(str(p).lower() for p in expr.patterns)
+    return None

@@ -111,6 +111,71 @@ def test_generated_matcher_equals_the_closures(
     assert _both(negated, event)[0] == _both(negated, event)[1]
 
 
+GUARDS = [
+    'p.name == "a"',
+    'p.name in ("ab", "A")',
+    'p.name : "x.y"',
+    'p.name like~ ("AB", "b*")',
+    'p.name in~ ("1.2.3.4:80")',
+    '"abAB" == p.name',
+]
+
+
+@st.composite
+def switched_ors(draw: st.DrawFn) -> str:
+    """A top-level `or` most of whose branches require p.name to hold some strings (what the
+    generator turns into a set lookup choosing the branches to evaluate)."""
+    branches = []
+    for _ in range(draw(st.integers(3, 6))):
+        guard = draw(st.sampled_from(GUARDS))
+        rest = draw(conditions(depth=2))
+        shape = draw(st.sampled_from(["guard", "guard and", "and guard", "free"]))
+        branches.append(
+            {
+                "guard": guard,
+                "guard and": f"{guard} and {rest}",
+                "and guard": f"{rest} and {guard}",
+            }.get(shape, rest)
+        )
+    other = draw(conditions(depth=2))
+    return f"({' or '.join(branches)}) and {other}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(condition=switched_ors(), event=events(), nested_only=st.booleans())
+def test_or_switched_on_a_field_equals_the_closures(
+    condition: str, event: dict[str, Any], nested_only: bool
+) -> None:
+    try:
+        query = compile_query(f"process where {condition}", nested_only=nested_only)
+    except EqlSyntaxError:
+        return
+    generated, reference = _both(query, event)
+    assert generated == reference, query.matcher().source  # type: ignore[attr-defined]
+
+
+def test_an_or_of_name_tests_is_switched_on_the_name() -> None:
+    query = compile_query(
+        'process where (process.name == "ssh" and process.args == "-L") or '
+        'process.name in ("iodine", "dnscat") or (process.name : "socat" and process.args : "x") '
+        'or process.args == "-s"',
+        nested_only=True,
+    )
+    source: str = query.matcher().source  # type: ignore[attr-defined]
+    assert ".lower() not in" in source
+    event = {"event": {"category": "process"}, "process": {"name": "bash", "args": ["-s"]}}
+    assert query.matches(event)  # through the branch without a name test
+    event["process"]["args"] = ["-L"]
+    assert not query.matches(event)
+    event["process"]["name"] = "SSH"  # not "ssh": only the lookup is case-insensitive
+    assert not query.matches(event)
+    event["process"]["name"] = "ssh"
+    assert query.matches(event)
+    for name in ("iodine", "dnscat"):  # every name of every branch opens its branch
+        event["process"]["name"] = name
+        assert query.matches(event), name
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     version=st.sampled_from(["1.2.3", "1.10.0", "2", "x", None]),
