@@ -26,12 +26,15 @@ from quarantine.detect.suppression import alert_name, suppression_key
 from quarantine.detect.target import TargetHint, target_hint
 from quarantine.detect.trim import trim_event
 from quarantine.eql import QueryStream
+from quarantine.events.expansion import expand_dotted
+from quarantine.events.field_reads import FieldReads
 from quarantine.events.fields import get_field, split_path
 from quarantine.events.timestamps import to_datetime
 
 logger = logging.getLogger(__name__)
 
 CATEGORY_FIELD = "event.category"
+NAMESPACE_FIELD = "orchestrator.namespace"  # read for `scope.namespaces`
 _UNREAD = object()  # a field not read yet (None would mean absent)
 # Candidate masks remembered with their rule states; beyond this the memory starts over.
 _MASK_MEMO_LIMIT = 8192
@@ -113,6 +116,13 @@ class Detector:
     def ruleset(self) -> RuleSet:
         return self._ruleset
 
+    @property
+    def field_reads(self) -> FieldReads:
+        """Every field the detector reads before it drafts an alert (queries, join keys,
+        exceptions, timestamps, categories, the namespace for scope): a normaliser may leave
+        dotted keys outside them unexpanded (drafts expand their events)."""
+        return self._field_reads
+
     def replace_rules(self, ruleset: RuleSet) -> None:
         """Switch to `ruleset`. A rule whose detection settings did not change keeps its
         state (cap, sequence stream); a changed rule starts afresh but keeps its counters."""
@@ -132,6 +142,7 @@ class Detector:
             )
         self._ruleset = ruleset
         self._states = states
+        self._field_reads = FieldReads(_fields_read(ruleset))
         self._candidate_mask = ruleset.index.candidate_mask
         index = ruleset.index
         ordered = [states[rule.name] for rule in index.rules]
@@ -248,7 +259,7 @@ class Detector:
             allowed = rule.scope.namespaces
             if allowed is not None:
                 if namespace is _UNREAD:
-                    namespace = get_field(event, "orchestrator.namespace")
+                    namespace = get_field(event, NAMESPACE_FIELD)
                 if type(namespace) is str and namespace not in allowed:
                     state.counters.out_of_scope += 1
                     continue
@@ -339,6 +350,10 @@ class Detector:
         if not events:
             return None
         rule = state.rule
+        source_events = tuple(events)
+        # The matcher may hand over events with dotted keys its rules do not read left as
+        # they came (`FieldReads`); what an alert shows and is named by is canonical.
+        events = [expand_dotted(item) for item in events]
         trigger = events[-1]
         target = _target_of(events)
         event_time = EventTimes(trigger).for_rule(rule.timestamp_field)
@@ -363,7 +378,7 @@ class Detector:
             events=[trim_event(item) for item in events],
             timestamp=to_datetime(moment),
             suppression_key=key,
-            source_events=tuple(events),
+            source_events=source_events,
         )
 
     def _record_failure(self, state: _RuleState, error: Exception) -> None:
@@ -377,6 +392,17 @@ class Detector:
                 type(error).__name__,
                 error,
             )
+
+
+def _fields_read(ruleset: RuleSet) -> set[str]:
+    paths = {CATEGORY_FIELD, DEFAULT_TIMESTAMP_FIELD, NAMESPACE_FIELD}
+    for rule in ruleset.rules:
+        paths |= rule.query.fields_read
+        for exception in rule.exceptions:
+            paths |= exception.fields_read
+        if rule.timestamp_field:
+            paths.add(rule.timestamp_field)
+    return paths
 
 
 def _always(event: dict[str, Any]) -> bool:

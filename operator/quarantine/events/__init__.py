@@ -4,6 +4,7 @@ normalised to one canonical ECS layout (nested objects, no dotted keys)."""
 from quarantine.events.args import split_command_line, strip_runtime_prefix
 from quarantine.events.errors import EventFormatError
 from quarantine.events.expansion import expand_dotted
+from quarantine.events.field_reads import FieldReads
 from quarantine.events.fields import field_strings, get_field, set_field
 from quarantine.events.formats import (
     EVENT_FORMATS,
@@ -28,6 +29,7 @@ __all__ = [
     "EventFileError",
     "EventFormat",
     "EventFormatError",
+    "FieldReads",
     "FormatChoice",
     "RecordedEvent",
     "detect_format",

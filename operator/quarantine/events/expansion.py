@@ -30,12 +30,15 @@ from quarantine.events.dotted_key_walk import (
     rebuilt_with_nesting,
 )
 from quarantine.events.errors import EventFormatError
+from quarantine.events.field_reads import FieldReads
 from quarantine.events.layout_recipes import (
     KeyLayout,
     Recipe,
     Recurrences,
     can_have_recipe,
+    compile_layout_check,
     compile_recipe,
+    dotted_key_paths,
 )
 
 
@@ -54,12 +57,16 @@ _layouts: dict[tuple[str, ...], _Layout] = {}
 _LAYOUTS_PER_RECIPE = 8
 _recipes: dict[int, Recipe] = {}
 _recipe_layouts: dict[int, list[KeyLayout]] = {}
+# Bumped whenever the layouts with recipes change (FieldReads' checks are built from them).
+_generation = [0]
 # A layout gets a recipe once it has been expanded the slow way this many times.
 _recurrences = Recurrences(times=3, limit=4 * _LAYOUT_LIMIT)
 _BACKSLASH = ord("\\")
 
 
-def expand_dotted(document: dict[str, Any], *, text: bytes | None = None) -> dict[str, Any]:
+def expand_dotted(
+    document: dict[str, Any], *, text: bytes | None = None, reads: FieldReads | None = None
+) -> dict[str, Any]:
     """The canonical form of an ECS document: dotted keys become nested objects.
 
     Objects without dotted keys anywhere below them are kept as they are, not copied; only
@@ -71,6 +78,10 @@ def expand_dotted(document: dict[str, Any], *, text: bytes | None = None) -> dic
     orjson.loads(text)`): it is scanned for dotted keys instead of serialising the document
     again. Any JSON layout is read (whitespace, escapes); text that may write a dot as an
     escape is set aside and the document serialised. The result is the same either way.
+
+    `reads`, when given, names the fields the caller will read: a document of a recurring
+    layout whose dotted keys all lie outside them is returned as it is (`FieldReads`), and the
+    caller must expand it (without `reads`) before showing or storing it.
     """
     # The common case inline: every call costs on this path.
     if text is not None and _BACKSLASH not in text:
@@ -81,6 +92,8 @@ def expand_dotted(document: dict[str, Any], *, text: bytes | None = None) -> dic
         return document
     if count is None:  # not plain JSON data (a huge integer, a Python object)
         return _expanded_generally(document)
+    if reads is not None and _dotted_keys_unread(document, count, reads):
+        return document
     recipe = _recipes.get(count)
     if recipe is not None:
         expanded = recipe(document)
@@ -97,6 +110,24 @@ def expand_dotted(document: dict[str, Any], *, text: bytes | None = None) -> dic
             return expanded  # dotted keys deeper down: no recipe covers this document
     _learn_recipe(shape, document, layout)
     return expanded
+
+
+def _dotted_keys_unread(document: dict[str, Any], count: int, reads: FieldReads) -> bool:
+    """Whether the document has a recurring layout (one with a recipe) whose `count` dotted
+    keys all lie outside the fields `reads` names."""
+    if reads.generation != _generation[0]:
+        reads.unread_checks.clear()
+        reads.generation = _generation[0]
+    checks = reads.unread_checks
+    if count not in checks:
+        unread = [
+            layout
+            for layout in _recipe_layouts.get(count, ())
+            if not any(reads.concerns(path) for path in dotted_key_paths(layout))
+        ]
+        checks[count] = compile_layout_check(unread) if unread else None
+    check = checks[count]
+    return check is not None and check(document)
 
 
 def _dotted_key_count(document: dict[str, Any], text: bytes | None) -> int | None:
@@ -154,6 +185,7 @@ def _remember_layout(shape: tuple[str, ...], document: dict[str, Any]) -> _Layou
         _recipes.clear()
         _recipe_layouts.clear()
         _recurrences.forget()
+        _generation[0] += 1
     _layouts[shape] = layout
     return layout
 
@@ -173,3 +205,4 @@ def _learn_recipe(shape: tuple[str, ...], document: dict[str, Any], layout: _Lay
     if len(known) < _LAYOUTS_PER_RECIPE:
         known.append(keys)
         _recipes[count] = compile_recipe(known)
+        _generation[0] += 1

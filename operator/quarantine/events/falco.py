@@ -6,6 +6,7 @@ from typing import Any
 
 from quarantine.events.args import basename, split_command_line
 from quarantine.events.errors import EventFormatError, json_type_name
+from quarantine.events.field_reads import FieldReads
 from quarantine.events.fields import set_field
 from quarantine.events.timestamps import to_rfc3339
 from quarantine.events.typed_access import optional_text, required_object
@@ -47,11 +48,13 @@ _ID_FIELDS = (
 )
 
 
-def normalise_falco(raw: Any, *, text: bytes | None = None) -> dict[str, Any] | None:
+def normalise_falco(
+    raw: Any, *, text: bytes | None = None, reads: FieldReads | None = None
+) -> dict[str, Any] | None:
     """An ECS process-start event from a Falco alert on an exec; None for any other alert.
 
-    `text` (the JSON `raw` was decoded from) is accepted like every normaliser takes it, and
-    not needed: the event is rebuilt field by field.
+    `text` (the JSON `raw` was decoded from) and `reads` are accepted like every normaliser
+    takes them, and not needed: the event is rebuilt field by field, in the canonical layout.
 
     Falco reports rule hits, not process lifecycle; only an alert whose syscall (`evt.type`)
     is an exec says a process started, so only those are turned into process events.

@@ -7,6 +7,7 @@ from typing import Any, Literal, Protocol, get_args
 from quarantine.events.ecs import normalise_ecs
 from quarantine.events.errors import EventFormatError, json_type_name
 from quarantine.events.falco import normalise_falco
+from quarantine.events.field_reads import FieldReads
 from quarantine.events.tetragon import TETRAGON_EVENT_KINDS, normalise_tetragon
 
 EventFormat = Literal["ecs", "tetragon", "falco"]
@@ -18,9 +19,13 @@ FORMAT_CHOICES: tuple[str, ...] = get_args(FormatChoice)
 class Normaliser(Protocol):
     """`raw` (a decoded event) in the canonical ECS layout, or None when the rules do not care
     about it. `text`, when given, must be the JSON `raw` was decoded from (`raw ==
-    orjson.loads(text)`); a normaliser may use it to work faster."""
+    orjson.loads(text)`); a normaliser may use it to work faster. `reads`, when given, names
+    the only fields the caller reads before expanding the event again for show or storage
+    (`expand_dotted`): dotted keys outside them may be left as they are."""
 
-    def __call__(self, raw: Any, *, text: bytes | None = None) -> dict[str, Any] | None: ...
+    def __call__(
+        self, raw: Any, *, text: bytes | None = None, reads: FieldReads | None = None
+    ) -> dict[str, Any] | None: ...
 
 
 NORMALISERS: dict[str, Normaliser] = {
@@ -43,19 +48,23 @@ def detect_format(raw: Any) -> EventFormat:
 
 
 def normalise(
-    raw: Any, fmt: FormatChoice = "auto", *, text: bytes | None = None
+    raw: Any,
+    fmt: FormatChoice = "auto",
+    *,
+    text: bytes | None = None,
+    reads: FieldReads | None = None,
 ) -> dict[str, Any] | None:
     """`raw` in the canonical ECS layout, or None when it is not an event the rules care about
     (a Tetragon event other than `process_exec`, a Falco alert on another syscall). `text`,
     when given, must be the JSON `raw` was decoded from (`raw == orjson.loads(text)`): it
-    spares the ECS normaliser serialising the document again."""
+    spares the ECS normaliser serialising the document again. For `reads` see `Normaliser`."""
     chosen = detect_format(raw) if fmt == "auto" else fmt
     normaliser = NORMALISERS.get(chosen)
     if normaliser is None:
         raise EventFormatError(
             f"unknown event format {fmt!r}; expected one of {', '.join(FORMAT_CHOICES)}"
         )
-    return normaliser(raw, text=text)
+    return normaliser(raw, text=text, reads=reads)
 
 
 def normaliser_for(fmt: FormatChoice) -> Normaliser:

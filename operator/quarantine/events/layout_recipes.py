@@ -73,6 +73,49 @@ def compile_recipe(layouts: Sequence[KeyLayout]) -> Recipe:
     return recipe
 
 
+def compile_layout_check(layouts: Sequence[KeyLayout]) -> Callable[[dict[str, Any]], bool]:
+    """`document -> bool`: whether the document has one of `layouts`, checked as a recipe
+    checks it (the holders' keys in order, and the top-level keys when they hold dots)."""
+    lines = ["def check(document):"]
+    namespace: dict[str, Any] = {}
+    for position, layout in enumerate(layouts):
+        reads = [
+            f"h{position}_{number} = document[{name!r}]"
+            for number, (name, _) in enumerate(layout.holders)
+        ]
+        checks = [
+            f"type(h{position}_{number}) is dict and tuple(h{position}_{number}) == "
+            f"keys{position}_{number}"
+            for number in range(len(layout.holders))
+        ]
+        if layout.top_level_keys is not None:
+            checks.insert(0, f"tuple(document) == shape{position}")
+        if reads:
+            # A missing holder means another layout; the lookups are cheapest unguarded.
+            lines += ["    try:", *_indented(2, reads), "    except KeyError:", "        pass"]
+            lines += ["    else:", *_indented(1, _return_true_if(checks))]
+        else:
+            lines += _return_true_if(checks)
+        for number, (_, keys) in enumerate(layout.holders):
+            namespace[f"keys{position}_{number}"] = keys
+        namespace[f"shape{position}"] = layout.top_level_keys
+    lines.append("    return False")
+    exec(compile("\n".join(lines) + "\n", "<layout check>", "exec"), namespace)
+    check: Callable[[dict[str, Any]], bool] = namespace["check"]
+    return check
+
+
+def _return_true_if(checks: list[str]) -> list[str]:
+    return [f"    if {' and '.join(checks) or 'True'}:", "        return True"]
+
+
+def dotted_key_paths(layout: KeyLayout) -> list[tuple[str, ...]]:
+    """The field paths of the layout's dotted keys."""
+    paths = [(name, *key.split(".")) for name, keys in layout.holders for key in keys if "." in key]
+    paths += [tuple(key.split(".")) for key in layout.top_level_keys or () if "." in key]
+    return paths
+
+
 def _recipe_block(layout: KeyLayout, position: int) -> list[str] | None:
     """The source lines that expand a document with `layout` (position names its parts)."""
     values: dict[str, _Value] = {}

@@ -6,6 +6,7 @@ from typing import Any
 
 from quarantine.events.args import basename, split_command_line, split_container_id
 from quarantine.events.errors import EventFormatError, json_type_name
+from quarantine.events.field_reads import FieldReads
 from quarantine.events.typed_access import (
     optional_integer,
     optional_object,
@@ -40,11 +41,13 @@ _EXEC_EVENT = {
 }
 
 
-def normalise_tetragon(raw: Any, *, text: bytes | None = None) -> dict[str, Any] | None:
+def normalise_tetragon(
+    raw: Any, *, text: bytes | None = None, reads: FieldReads | None = None
+) -> dict[str, Any] | None:
     """An ECS process-start event from a Tetragon `process_exec`; None for other kinds.
 
-    `text` (the JSON `raw` was decoded from) is accepted like every normaliser takes it, and
-    not needed: the event is rebuilt field by field.
+    `text` (the JSON `raw` was decoded from) and `reads` are accepted like every normaliser
+    takes them, and not needed: the event is rebuilt field by field, in the canonical layout.
 
     Tetragon gives the arguments as one string without argv[0]; ECS `process.args` includes
     argv[0], for which the executable path is the best value Tetragon offers.

@@ -55,7 +55,9 @@ class DetectionLane:
 
     def _evaluate_one(self, line: ParsedLine, event_format: FormatChoice) -> LineVerdict:
         try:
-            event = normalise(line.document, event_format, text=line.text)
+            event = normalise(
+                line.document, event_format, text=line.text, reads=self._detector.field_reads
+            )
         except ValueError as error:
             kind = "event" if event_format == "auto" else f"{event_format} event"
             return LineVerdict(error=f"not a valid {kind}: {error}")

@@ -170,6 +170,7 @@ def test_a_failing_rule_does_not_stop_the_others(caplog: pytest.LogCaptureFixtur
         node = real_query.node
         categories = real_query.categories
         required_values = real_query.required_values
+        fields_read = real_query.fields_read
 
         def matcher(self, category_field: str = "event.category") -> Callable[[Any], bool]:
             real_matcher = real_query.matcher(category_field)

@@ -1,0 +1,150 @@
+"""Dotted keys a reader does not read may stay as they came (`expand_dotted(..., reads=)`)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from quarantine.detect import Detector, RuleSet
+from quarantine.elastic_import import NotEqlRuleError, load_elastic_rule
+from quarantine.events import FieldReads, expand_dotted, normalise
+
+
+def test_a_field_concerns_a_reader_when_read_inside_or_around_a_read_field() -> None:
+    reads = FieldReads(["container.id", "process.parent.name", "@timestamp"])
+    assert reads.concerns(("container", "id"))
+    assert reads.concerns(("container",))  # holds a read field
+    assert reads.concerns(("process", "parent", "name", "x"))  # inside a read field
+    assert not reads.concerns(("container", "image", "name"))
+    assert not reads.concerns(("process", "parent", "args"))
+    assert not reads.concerns(("orchestrator", "resource", "name"))
+
+
+def _document(number: int, *, image_key: str = "image.name") -> dict[str, Any]:
+    return {
+        "@timestamp": f"2026-01-01T00:00:{number % 60:02d}Z",
+        "container": {"id": f"c{number}", image_key: "registry/app", "image.tag": "1"},
+        "orchestrator": {"namespace": "shop", "resource.name": f"web-{number}"},
+        "process": {"name": "sh"},
+    }
+
+
+def _expanded(document: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "@timestamp": document["@timestamp"],
+        "container": {
+            "id": document["container"]["id"],
+            "image": {"name": "registry/app", "tag": "1"},
+        },
+        "orchestrator": {
+            "namespace": "shop",
+            "resource": {"name": document["orchestrator"]["resource.name"]},
+        },
+        "process": {"name": "sh"},
+    }
+
+
+def test_a_recurring_layout_with_unread_dotted_keys_is_handed_on_as_it_came() -> None:
+    reads = FieldReads(["container.id", "process.name", "orchestrator.namespace"])
+    results = []
+    for number in range(6):
+        document = _document(number)
+        text = orjson.dumps(document)
+        results.append((document, expand_dotted(document, text=text, reads=reads)))
+    # The first sightings are expanded; once the layout recurs it is passed on untouched.
+    assert results[0][1] == _expanded(results[0][0])
+    last_document, last_result = results[-1]
+    assert last_result is last_document
+    # Expanded again without `reads` (as alerts are), it is the canonical form.
+    assert expand_dotted(last_result) == _expanded(last_document)
+
+
+@pytest.mark.parametrize("read", ["container.image.name", "container", "orchestrator.resource"])
+def test_a_dotted_key_inside_or_around_a_read_field_is_expanded(read: str) -> None:
+    reads = FieldReads(["container.id", read])
+    for number in range(6):
+        document = _document(number)
+        result = expand_dotted(document, text=orjson.dumps(document), reads=reads)
+        assert result == _expanded(document)
+        assert result is not document
+
+
+def test_another_layout_with_the_same_count_is_not_taken_for_a_known_one() -> None:
+    reads = FieldReads(["container.id", "container.labels"])
+    for number in range(6):
+        expand_dotted(_document(number), text=orjson.dumps(_document(number)), reads=reads)
+    # Same number of dotted keys, but one of them is read (`container.labels.x`).
+    odd = _document(7, image_key="labels.x")
+    result = expand_dotted(odd, text=orjson.dumps(odd), reads=reads)
+    assert result["container"]["labels"] == {"x": "registry/app"}
+
+
+def _rules(shared_dir: Path) -> RuleSet:
+    rules = []
+    for path in sorted((shared_dir / "elastic-rules" / "cloud_defend").glob("*.toml")):
+        try:
+            rules.append(load_elastic_rule(path))
+        except NotEqlRuleError:
+            continue
+    return RuleSet.from_rules(rules)
+
+
+ARGV = [
+    ["tar", "czf", "/tmp/k.tgz", "/root/.ssh/id_rsa"],
+    ["nsenter", "-t", "1", "-m", "sh"],
+    ["curl", "-s", "http://localhost:8080/health"],
+    ["sh", "-c", "sleep 5"],
+    ["cat", "/var/run/secrets/kubernetes.io/serviceaccount/token"],
+    ["nc", "-lvnp", "4444"],
+]
+
+
+def _cloud_defend_event(rng: random.Random, number: int) -> dict[str, Any]:
+    argv = rng.choice(ARGV)
+    event: dict[str, Any] = {
+        "@timestamp": f"2026-01-01T00:{number // 60 % 60:02d}:{number % 60:02d}.000Z",
+        "event": {"category": ["process"], "type": ["start"], "action": "exec"},
+        "host": {"os": {"type": "linux"}},
+        "process": {"name": argv[0], "args": argv, "parent": {"entity_id": f"p{number % 7}"}},
+        "container": {"id": f"{number % 3:064x}", "image.name": "app", "image.tag": ["1"]},
+        "orchestrator": {"namespace": "shop", "resource.name": f"web-{number % 3}"},
+        "user": {"id": "0"},
+    }
+    if rng.random() < 0.2:  # a dotted key the rules do read: expanded whatever happens
+        event["process"] = {"parent.entity_id": f"p{number % 7}", "name": argv[0], "args": argv}
+    return event
+
+
+def _drafts(ruleset: RuleSet, events: list[dict[str, Any]], lazy: bool) -> list[bytes]:
+    detector = Detector(ruleset, event_time_clock=True)
+    reads = detector.field_reads if lazy else None
+    found = []
+    for event in events:
+        text = orjson.dumps(event)
+        normalised = normalise(orjson.loads(text), "ecs", text=text, reads=reads)
+        assert normalised is not None
+        for draft in detector.process(normalised):
+            found.append(
+                orjson.dumps(
+                    [draft.alert_name, draft.target.__dict__, draft.events],
+                    option=orjson.OPT_SORT_KEYS,
+                )
+            )
+    return found
+
+
+def test_drafts_are_the_same_whether_unread_dotted_keys_were_expanded_or_not(
+    shared_dir: Path,
+) -> None:
+    ruleset = _rules(shared_dir)
+    rng = random.Random(5)
+    events = [_cloud_defend_event(rng, number) for number in range(600)]
+    lazy, eager = _drafts(ruleset, events, lazy=True), _drafts(ruleset, events, lazy=False)
+    assert len(eager) > 20
+    assert lazy == eager
+    # The drafts show canonical events: the pod name is nested, as the Alert records it.
+    assert b'"resource":{"name":"web-' in lazy[0]
