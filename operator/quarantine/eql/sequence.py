@@ -85,6 +85,7 @@ class SequenceMatcher:
             if plan.stages[i].missing
         ]
         self.missing_indices = [i for i, stage in enumerate(plan.stages) if stage.missing]
+        self.simple = not self.missing_indices and plan.until is None
         # Each stage's filter as one generated call (category and condition), by position.
         self.stage_matches = [stage.filter.matcher(category_field) for stage in plan.stages]
         self.positive_matches = [self.stage_matches[i] for i in positions]
@@ -102,6 +103,8 @@ class SequenceMatcher:
     # --- public --------------------------------------------------------------------------
 
     def feed(self, event: Event) -> list[Result]:
+        if self.simple:
+            return self._feed_simple(event)
         # Most events match no stage, so the stages are tried first and the timestamp is
         # read only when the event matters (or a match waits on a trailing missing stage).
         if not self.idle:
@@ -132,6 +135,33 @@ class SequenceMatcher:
             # advanced; a sequence it completed has already been emitted.
             for key in until.keys(event):
                 self._kill(key)
+        if self.ordinal % _SWEEP_EVERY == 0:
+            self._sweep()
+        return out
+
+    def _feed_simple(self, event: Event) -> list[Result]:
+        """`feed` for a sequence without missing-event stages or `until` (most rules): the
+        same steps, without the ones that cannot apply."""
+        if self.pending_total:
+            matched = self._matched_positives(event)
+            if not matched:
+                return []
+        elif self.positive_matches[0](event):
+            matched = [(0, self.positives[0].keys(event))]
+        else:
+            return []
+        timestamp = self.read_timestamp(event)
+        if timestamp is None:
+            return []  # an event without a timestamp has no place in a sequence
+        self.ordinal += 1
+        if timestamp > self.now:
+            self.now = timestamp
+        out: list[Result] = []
+        for stage_index, keys in matched:
+            for key in keys:
+                completed = self._advance(stage_index, key, event, timestamp)
+                if completed is not None:
+                    out.extend(self._complete(completed, key))
         if self.ordinal % _SWEEP_EVERY == 0:
             self._sweep()
         return out
