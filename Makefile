@@ -32,6 +32,7 @@ test: install controlplane ## run every test: lint, types, unit, conformance, cl
 	$(BIN)/ruff check operator tests hack benchmarks
 	$(BIN)/ruff format --check operator tests hack benchmarks
 	$(BIN)/mypy
+	$(BIN)/mypy benchmarks
 	$(BIN)/pytest tests
 
 test-unit: install ## run the fast tests (no cluster)
@@ -44,6 +45,7 @@ lint: install ## ruff and mypy
 	$(BIN)/ruff check operator tests hack benchmarks
 	$(BIN)/ruff format --check operator tests hack benchmarks
 	$(BIN)/mypy
+	$(BIN)/mypy benchmarks
 
 format: install ## ruff format and autofix
 	$(BIN)/ruff format operator tests hack benchmarks

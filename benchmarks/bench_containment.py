@@ -61,11 +61,11 @@ class PolicyWatch:
         self.changed = threading.Condition()
         self._networking = client.NetworkingV1Api(api)
         self._namespace = namespace
-        self._watch = watch.Watch()
+        self._watch = watch.Watch()  # type: ignore[no-untyped-call]  # untyped client
         threading.Thread(target=self._run, daemon=True).start()
 
     def _run(self) -> None:
-        stream = self._watch.stream(
+        stream = self._watch.stream(  # type: ignore[no-untyped-call]
             self._networking.list_namespaced_network_policy, self._namespace, timeout_seconds=3600
         )
         try:
@@ -88,7 +88,7 @@ class PolicyWatch:
         return True
 
     def stop(self) -> None:
-        self._watch.stop()
+        self._watch.stop()  # type: ignore[no-untyped-call]
 
 
 class Bench:

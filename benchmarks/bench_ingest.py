@@ -41,7 +41,7 @@ from quarantine.ingest.pipeline import EventPipeline
 from quarantine.ingest.routes import Route, json_error, json_response
 from quarantine.ingest.server import IntakeServer, build_app, parse_listen_address
 from quarantine.k8s.alert_manifest import AlertOccurrence
-from quarantine.k8s.alert_writer import WriteResult
+from quarantine.k8s.alert_writer import Written
 from quarantine.k8s.namespace_index import NamespaceIndex
 from quarantine.k8s.pod_index import PodIndex, PodRecord
 from quarantine.k8s.targets import TargetResolver
@@ -72,10 +72,10 @@ class CountingSink:
         self.writes = 0
         self.detections = 0
 
-    async def write(self, occurrence: AlertOccurrence) -> WriteResult:
+    async def write(self, occurrence: AlertOccurrence) -> Written:
         self.writes += 1
         self.detections += occurrence.count
-        return "created"
+        return Written("created", occurrence.name)
 
 
 class NoCounter:
