@@ -137,15 +137,6 @@ class _StackedTable:
             found |= self.mask_of(item)
         return found
 
-    def bits(self) -> int:
-        """Every rule bit any of its tables selects, at any level (unshifted)."""
-        found = 0
-        for _, table in self.tables:
-            for selected in (table.exact, table.prefixes, table.substrings):
-                for mask in selected.values():
-                    found |= mask
-        return found
-
     def _stacked(self, value: Any) -> int:
         mask = 0
         for shift, table in self.tables:
@@ -221,15 +212,23 @@ class _Bucket:
         for depth, level in enumerate(levels):
             for table in level.lookups:
                 by_path.setdefault(table.path, []).append((depth * width, table))
-        stacked = [_StackedTable(path, tables) for path, tables in by_path.items()]
-        # Tables that only serve later stages are read only while such a stage is admitted.
-        gated = [table for table in stacked if not table.bits() & ~later_bits]
-        eager = [t for t in stacked if t.tables[0][0] == 0 and t not in gated]
-        deferred = [t for t in stacked if t.tables[0][0] != 0 and t not in gated]
+        # A field some rule is filed under is read for every event, once for all levels. A
+        # field that only later sequence stages are filed under is read only while such a stage
+        # is admitted, and a field that only refines only when a candidate needs refining.
+        eager: list[_StackedTable] = []
+        gated: list[tuple[_StackedTable, int]] = []
+        deferred: list[_StackedTable] = []
+        for path, tables in by_path.items():
+            first_level = [table for shift, table in tables if shift == 0]
+            if first_level and _bits_of(first_level[0]) & ~later_bits:
+                eager.append(_StackedTable(path, tables))
+                continue
+            if first_level:
+                gated.append((_StackedTable(path, tables[:1]), _bits_of(first_level[0])))
+            if tables[len(first_level) :]:
+                deferred.append(_StackedTable(path, tables[len(first_level) :]))
         members = [level.members for level in self.refinements]
-        self.lookup = generate_lookup(
-            eager, deferred, width, members, self.always, gated=gated, gate=later_bits
-        )
+        self.lookup = generate_lookup(eager, deferred, width, members, self.always, gated=gated)
 
     def candidates(self, event: dict[str, Any], admitted: int = -1) -> int:
         """The candidate mask by the generic walk (what the generated `lookup` must equal)."""
@@ -239,6 +238,15 @@ class _Bucket:
                 # Members of this level stay only if their clause holds too.
                 found &= ~level.members | level.hits(event)
         return found | self.always
+
+
+def _bits_of(table: _FieldTable) -> int:
+    """Every rule bit the table selects for some value."""
+    found = 0
+    for selected in (table.exact, table.prefixes, table.substrings):
+        for mask in selected.values():
+            found |= mask
+    return found
 
 
 def _split_stages(node: ast.QueryNode) -> tuple[ast.EventQuery, ast.SequenceQuery]:

@@ -50,16 +50,16 @@ def generate_lookup(
     refinements: Sequence[int],
     always: int,
     *,
-    gated: Sequence[FieldTable] = (),
-    gate: int = 0,
+    gated: Sequence[tuple[FieldTable, int]] = (),
 ) -> Lookup:
     """`event -> candidate mask` for one bucket whose tables stack their levels: level k's
     bits sit `k * width` bits up. The members of refinement level k (`refinements[k - 1]`)
     stay candidates only if their level-k clause holds too; the unconditional rules (`always`)
     join at the end. `deferred` tables serve refinement levels only, so they are read only
-    when a first-level candidate needs refining. `gated` tables hold only bits among `gate`,
-    so they are read only when the caller admits one of those (`lookup(event, admitted)`)."""
-    tables = [*eager, *gated, *deferred]
+    when a first-level candidate needs refining. Each `gated` table comes with the only bits
+    it selects (later sequence stages), and is read only when the caller admits one of them
+    (`lookup(event, admitted)`)."""
+    tables = [*eager, *(table for table, _ in gated), *deferred]
     low = (1 << width) - 1
     refined = 0
     for members in refinements:
@@ -67,10 +67,9 @@ def generate_lookup(
     lines = ["def lookup(event, admitted=-1):", "    found = 0"]
     counter = [0]
     _emit_children(lines, _path_tree(tables, range(len(eager))), "event", 1, counter)
-    if gated:
-        lines.append(f"    if admitted & {gate}:")
-        gated_tree = _path_tree(tables, range(len(eager), len(eager) + len(gated)))
-        _emit_children(lines, gated_tree, "event", 2, counter)
+    for position, (_, bits) in enumerate(gated, start=len(eager)):
+        lines.append(f"    if admitted & {bits}:")
+        _emit_children(lines, _path_tree(tables, [position]), "event", 2, counter)
     lines += [f"    first = found & {low}", f"    if not first & {refined}:"]
     lines.append(f"        return first | {always}")
     deferred_tree = _path_tree(tables, range(len(eager) + len(gated), len(tables)))
