@@ -64,4 +64,5 @@ demo-down: ## stop everything the demo started
 bench: install ## run the benchmarks (EQL engine, HTTP ingest, detection pipeline)
 	$(BIN)/python benchmarks/bench_eql.py
 	$(BIN)/python benchmarks/bench_ingest.py
-	if [ -f benchmarks/bench_pipeline.py ]; then $(BIN)/python benchmarks/bench_pipeline.py; fi
+	$(BIN)/python benchmarks/bench_pipeline.py
+	$(BIN)/python benchmarks/bench_pipeline.py --layout nested

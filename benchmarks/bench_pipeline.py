@@ -161,7 +161,7 @@ def best_time(action: Callable[[], object], repeat: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=200_000, help="events in the stream")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (best kept)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per measurement (best kept)")
     parser.add_argument("--attack-share", type=float, default=0.001, help="share of attacks")
     parser.add_argument("--layout", choices=("dotted", "nested"), default="dotted")
     parser.add_argument("--format", choices=("ecs", "auto"), default="ecs")
