@@ -83,7 +83,8 @@ class _RuleState:
 
 
 class Detector:
-    """Evaluates a RuleSet over a stream of canonical ECS events.
+    """Evaluates a RuleSet over a stream of canonical ECS events (or events whose dotted keys
+    all lie outside `field_reads`, which read the same; drafts show them expanded).
 
     `clock` gives the current time in epoch seconds (injectable for tests). With
     `event_time_clock=True` (offline replays) "now" is instead the latest event time seen, so
