@@ -4,13 +4,14 @@ Rules are filed per event category: one bucket per category any rule names, plus
 events in none of them. In each bucket a rule is filed under its most selective trigger
 clause for that category (see `quarantine.detect.triggers`): exact values, prefixes and
 substrings of which a matching event holds at least one. A candidate found that way must also
-pass the rule's next clause, looked up the same way; this keeps a plain shell away from the
+pass the rule's next clauses, looked up the same way; this keeps a plain shell away from the
 many rules for "a shell running <tool>". Rules without clauses are always candidates in their
 buckets.
 
 Sets of rules are bit masks (bit i: the i-th rule of the set), so uniting and refining them
 costs an integer operation. What a field value selects is remembered per table, since the same
-names, paths and arguments come back event after event.
+names, paths and arguments come back event after event. Each bucket's lookup is generated
+(`index_lookup`): a field's tables for all levels answer in one remembered mask per value.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ from quarantine.eql.fields import values_of
 from quarantine.eql.prefilter import categories_of
 from quarantine.events.fields import split_path
 
-# Further clauses a candidate must pass before its query runs. Each level costs a walk of its
-# tables for events that reach it; one level already turns most shell wrappers away.
+# Further clauses a candidate must pass before its query runs. A level on fields the first one
+# reads costs no extra lookup (the levels are stacked); the second keeps e.g. a `cat` of a
+# config file away from the credential search, beyond that nothing changed on the bench.
 MAX_REFINEMENTS = 2
 # Values remembered per field table, and rule sets per mask; beyond this the memory starts over.
 MEMO_LIMIT = 8192
@@ -231,7 +233,8 @@ class _Bucket:
         self.lookup = generate_lookup(eager, deferred, width, members, self.always, gated=gated)
 
     def candidates(self, event: dict[str, Any], admitted: int = -1) -> int:
-        """The candidate mask by the generic walk (what the generated `lookup` must equal)."""
+        """The candidate mask by the generic walk (what the generated `lookup` must equal);
+        it reads every table, whatever is `admitted`."""
         found = self.primary.hits(event)
         for level in self.refinements:
             if found & level.members:
