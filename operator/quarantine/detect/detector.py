@@ -71,8 +71,7 @@ class _RuleState:
         elif not self.gated:
             self.takes = _always
         elif self.stream is not None:
-            matcher = self.stream.matcher
-            self.takes = matcher.may_take if matcher else self.stream.may_take
+            self.takes = _stream_test(self.stream)
         else:
             self.takes = rule.query.first_stage_matcher(CATEGORY_FIELD)
 
@@ -223,10 +222,8 @@ class Detector:
         """After a sequence's stream changed: its test, and whether it waits for more."""
         if not state.gated:
             return
-        stream = state.stream
-        if stream is not None:
-            # The sequence matcher's own test, without the stream's delegation in between.
-            state.takes = stream.matcher.may_take if stream.matcher else stream.may_take
+        if state.stream is not None:
+            state.takes = _stream_test(state.stream)
         if state.waiting:
             self._admitted |= state.later_bit
         else:
@@ -393,6 +390,11 @@ class Detector:
                 type(error).__name__,
                 error,
             )
+
+
+def _stream_test(stream: QueryStream) -> Callable[[dict[str, Any]], bool]:
+    """A stream's `may_take`: the sequence matcher's own, without the stream's delegation."""
+    return stream.matcher.may_take if stream.matcher is not None else stream.may_take
 
 
 def _fields_read(ruleset: RuleSet) -> set[str]:
