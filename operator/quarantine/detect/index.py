@@ -27,6 +27,7 @@ from quarantine.detect.triggers import (
     CategoryContext,
     FieldTrigger,
     Triggers,
+    ValueTest,
     hit_estimate,
     query_clauses,
 )
@@ -66,9 +67,21 @@ class _FieldTable:
         self.substrings: dict[str, int] = {}
         # One regex search tells cheaply whether any substring occurs at all.
         self.any_substring: re.Pattern[str] | None = None
+        # Rule bit -> the per-value tests of its trigger (`FieldTrigger.tests`); a bit not
+        # here is selected by its literals alone.
+        self.tests: dict[int, tuple[ValueTest, ...]] = {}
+        self.tested_bits = 0
+        self.filed_bits = 0
         self.memo: dict[str, int] = {}
 
     def add(self, bit: int, trigger: FieldTrigger) -> None:
+        if trigger.tests is not None and not bit & self.filed_bits:
+            self.tests[bit] = trigger.tests
+            self.tested_bits |= bit
+        elif bit in self.tests:  # filed twice: its literals alone decide
+            del self.tests[bit]
+            self.tested_bits &= ~bit
+        self.filed_bits |= bit
         for value in trigger.exact:
             self.exact[value] = self.exact.get(value, 0) | bit
         for prefix in trigger.prefixes:
@@ -88,10 +101,10 @@ class _FieldTable:
             if mask is None:
                 if len(self.memo) >= MEMO_LIMIT:
                     self.memo.clear()
-                mask = self.memo[value] = self._lookup(value.casefold())
+                mask = self.memo[value] = self._tested(self._lookup(value.casefold()), value)
             return mask
         key = index_key(value)
-        return 0 if key is None else self._lookup(key)
+        return 0 if key is None else self._tested(self._lookup(key), value)
 
     def walk_mask(self, event: dict[str, Any]) -> int:
         """The rules the event's values at this path select, walking arrays of objects."""
@@ -99,6 +112,15 @@ class _FieldTable:
         for item in _leaves(event, self.path) or ():
             found |= self.mask_of(item)
         return found
+
+    def _tested(self, mask: int, value: Any) -> int:
+        """`mask` without the rules whose condition `value` fails, where the literals the
+        value holds are only part of that condition."""
+        if mask & self.tested_bits:
+            for bit, tests in self.tests.items():
+                if mask & bit and not any(test(value) for test in tests):
+                    mask &= ~bit
+        return mask
 
     def _lookup(self, key: str) -> int:
         mask = self.exact.get(key, 0)

@@ -18,11 +18,14 @@ already known to hold.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Any
 
 from quarantine.eql import ast
+from quarantine.eql.compiler import Compiler
 from quarantine.eql.lucene_regex import LuceneRegexError
 from quarantine.eql.ordering import COMMON_FIELDS
 from quarantine.eql.regex_literals import required_literals
@@ -63,19 +66,34 @@ MIN_REGEX_LITERAL = 1
 _ONE_CHAR_PREFERENCE = ":=@,_-/. "
 
 
+ValueTest = Callable[[Any], bool]
+"""One value of a field -> whether a condition on that field holds of it."""
+
+# Builds the conditions' own per-value tests (rules compile without a schema, as here).
+_COMPILER = Compiler(nested_only=True)
+
+
 @dataclass(frozen=True)
 class FieldTrigger:
-    """Casefolded exact values, prefixes and substrings of one field."""
+    """Casefolded exact values, prefixes and substrings of one field; and the conditions they
+    were taken from, as per-value tests (`tests`): a value holding one of the literals
+    selects the rule only if it passes one of these too. A prefix or substring is only part
+    of a pattern (`"http*:10250*"` gives `"http"`), so the whole test keeps rules away from
+    values that merely share it; the index runs it once per value and remembers the answer.
+    None means holding a literal is enough."""
 
     exact: frozenset[str] = frozenset()
     prefixes: frozenset[str] = frozenset()
     substrings: frozenset[str] = frozenset()
+    tests: tuple[ValueTest, ...] | None = dataclasses.field(default=None, compare=False)
 
     def __or__(self, other: FieldTrigger) -> FieldTrigger:
+        tests = None if self.tests is None or other.tests is None else self.tests + other.tests
         return FieldTrigger(
             self.exact | other.exact,
             self.prefixes | other.prefixes,
             self.substrings | other.substrings,
+            tests,
         )
 
 
@@ -151,7 +169,12 @@ def condition_clauses(condition: ast.Expr, context: CategoryContext) -> Clauses:
     triggers = _literal_triggers(condition, context)
     if triggers is None:
         return []
-    return NEVER if not triggers else [triggers]
+    if not triggers:
+        return NEVER
+    test = _COMPILER.value_test(condition)
+    if test is not None:
+        triggers = {path: replace(trigger, tests=(test,)) for path, trigger in triggers.items()}
+    return [triggers]
 
 
 def _any_of(branches: list[Clauses]) -> Clauses:
@@ -272,12 +295,12 @@ def _field_literals(condition: ast.Expr) -> tuple[str, list[str], bool, bool] | 
         field, literal = condition.left, condition.right
         if isinstance(field, ast.Literal):
             field, literal = literal, field
-        if (
-            isinstance(field, ast.Field)
-            and isinstance(literal, ast.Literal)
-            and isinstance(literal.value, str)
-        ):
+        if not isinstance(field, ast.Field) or not isinstance(literal, ast.Literal):
+            return None
+        if isinstance(literal.value, str):
             return field.path, [literal.value], True, False
+        if isinstance(literal.value, bool):  # looked up as `index_key` spells booleans
+            return field.path, ["true" if literal.value else "false"], True, False
         return None
     if isinstance(condition, ast.InSet) and isinstance(condition.operand, ast.Field):
         values = [v.value for v in condition.values if isinstance(v, ast.Literal)]

@@ -221,6 +221,47 @@ class Compiler:
             return lambda value: type(value) is bool and order(value, constant)
         return lambda value: type(value) in NUMBER_TYPES and order(value, constant)
 
+    def value_test(self, condition: ast.Expr) -> ElementTest | None:
+        """The test one value of a field must pass for a condition on that field alone
+        (`field == constant`, `field in (...)`, a pattern match) to hold of it, exactly as
+        the condition's own predicate tests each value of an array; None for any other
+        condition (or one that does not compile)."""
+        try:
+            return self._value_test(condition)
+        except EqlSyntaxError:
+            return None
+
+    def _value_test(self, condition: ast.Expr) -> ElementTest | None:
+        if isinstance(condition, ast.Compare) and condition.op == "==":
+            left, right = self.resolve(condition.left), self.resolve(condition.right)
+            if isinstance(left, ast.Literal):
+                left, right = right, left
+            if (
+                isinstance(left, ast.Field)
+                and isinstance(right, ast.Literal)
+                and right.value is not None
+            ):
+                return self.element_test("==", left, right)
+            return None
+        if isinstance(condition, ast.InSet):
+            operand = self.resolve(condition.operand)
+            members = [self.resolve(value) for value in condition.values]
+            if not isinstance(operand, ast.Field):
+                return None
+            constants = [m.value for m in members if isinstance(m, ast.Literal)]
+            if len(constants) != len(members):
+                return None
+            convert = self.converter(operand)
+            if convert is not None:
+                targets = {convert(c) for c in constants} - {None}
+                return lambda value: convert(value) in targets
+            return membership_test(constants, insensitive=condition.insensitive)
+        if isinstance(condition, ast.Match) and isinstance(
+            self.resolve(condition.operand), ast.Field
+        ):
+            return self._pattern_test(condition)
+        return None
+
     def schema_type(self, field: ast.Field) -> str:
         return (self.schema or {}).get(field.path, "unmapped")
 

@@ -70,7 +70,10 @@ def _random_event(rng: random.Random, index: int) -> dict[str, Any]:
             "executable": rng.choice(EXECUTABLE_DIRS) + name,
             "interactive": rng.random() < 0.5,
             "parent": {"name": rng.choice(NAMES), "executable": "/bin/" + rng.choice(NAMES)},
-            "entry_leader": {"entry_meta": {"type": "container"}, "same_as_process": True},
+            "entry_leader": {
+                "entry_meta": {"type": "container"},
+                "same_as_process": rng.choice([True, False, "true"]),
+            },
             "working_directory": "/",
         },
     }

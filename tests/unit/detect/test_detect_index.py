@@ -36,7 +36,9 @@ def test_events_meet_only_rules_they_could_match() -> None:
     # no-literal has no trigger values: always a candidate for process events. shell-args is
     # filed under process.name "bash" and process.args "nc"/"socat"; the others under one field.
     assert _names(ruleset, process_event("nginx")) == ["no-literal"]
-    assert _names(ruleset, process_event("TAR", "/ETC/shadow")) == ["compression", "no-literal"]
+    assert _names(ruleset, process_event("tar", "/ETC/shadow")) == ["compression", "no-literal"]
+    # Looked up casefolded, then held to the condition itself: `in` is case-sensitive.
+    assert _names(ruleset, process_event("TAR", "/etc/shadow")) == ["no-literal"]
     # Filed under process.name, but refined by its second clause: an argument must contain
     # "/root/.ssh/" or "/etc/shadow", so a plain tar never reaches the query.
     assert _names(ruleset, process_event("tar", "xzf", "release.tgz")) == ["no-literal"]
@@ -44,8 +46,10 @@ def test_events_meet_only_rules_they_could_match() -> None:
     assert _names(ruleset, process_event("vim", "socat")) == ["no-literal", "shell-args"]
     file_event = {"event": {"category": "file"}, "file": {"name": "x.so"}}
     assert _names(ruleset, file_event) == ["file-only"]
-    file_event["file"]["path"] = "/ETC/shadow"
+    file_event["file"]["path"] = "/etc/shadow"
     assert _names(ruleset, file_event) == ["any-shadow", "file-only"]
+    file_event["file"]["path"] = "/ETC/shadow"  # `==` is case-sensitive
+    assert _names(ruleset, file_event) == ["file-only"]
 
 
 def test_uncategorised_events_meet_only_any_rules() -> None:
@@ -90,13 +94,16 @@ def test_index_never_drops_a_matching_rule(
 def test_remembered_lookups_give_the_same_answers_as_fresh_ones() -> None:
     ruleset = _ruleset()
     expected = ["netcat", "no-literal", "shell-args"]
-    assert _names(ruleset, process_event("NC")) == expected  # remembered by the exact text
+    # Remembered by the exact text: "NC" shares the casefolded key, not the answer (`in` is
+    # case-sensitive, `:` is not).
+    assert _names(ruleset, process_event("NC")) == ["no-literal", "shell-args"]
     assert _names(ruleset, process_event("nc")) == expected
+    assert _names(ruleset, process_event("NC")) == ["no-literal", "shell-args"]
     # Far more distinct values than the index remembers: it starts over, answers stay right.
     for number in range(MEMO_LIMIT + 50):
         assert _names(ruleset, process_event(f"tool-{number}")) == ["no-literal"]
     assert _names(ruleset, process_event("nc")) == expected
-    assert _names(ruleset, process_event("TAR", "/ETC/shadow")) == ["compression", "no-literal"]
+    assert _names(ruleset, process_event("tar", "/ETC/shadow")) == ["compression", "no-literal"]
 
 
 def test_nested_category_arrays_reach_their_buckets() -> None:
