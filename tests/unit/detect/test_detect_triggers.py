@@ -114,3 +114,38 @@ def test_and_keeps_every_clause_most_selective_first() -> None:
         {"process.args": FieldTrigger(substrings=frozenset({"/root/.ssh/", "/etc/shadow"}))},
         {"event.type": FieldTrigger(frozenset({"start"}))},
     ]
+
+
+def _tests_pass(query: str, field: str, value: object) -> bool:
+    clause = _triggers(query)
+    assert isinstance(clause, dict)
+    tests = clause[field].tests
+    assert tests is not None
+    return any(test(value) for test in tests)
+
+
+def test_triggers_carry_their_conditions_own_value_tests() -> None:
+    kubelet = 'process where process.args like ("http*:10250*", "wss:*:10250*")'
+    assert _tests_pass(kubelet, "process.args", "https://10.0.0.1:10250/pods")
+    # Shares the prefix "http" it is looked up by, yet fails the pattern.
+    assert not _tests_pass(kubelet, "process.args", "http://localhost:8080/health")
+    assert not _tests_pass('process where process.name in ("tar")', "process.name", "TAR")
+    assert _tests_pass('process where process.name : "TAR"', "process.name", "tar")
+    regex = 'process where process.args regex~ ".*[0-9]+:[0-9]+.*"'
+    assert _tests_pass(regex, "process.args", "-L8080:80")
+    assert not _tests_pass(regex, "process.args", "host:port")
+    # An `or` keeps both branches' tests for a field they share.
+    either = 'process where process.name == "nc" or process.name like "ncat*"'
+    assert _tests_pass(either, "process.name", "nc")
+    assert _tests_pass(either, "process.name", "ncat7")
+    assert not _tests_pass(either, "process.name", "NC")
+
+
+def test_boolean_equality_gives_a_trigger_held_to_real_booleans() -> None:
+    query = "process where process.entry_leader.same_as_process == true"
+    clause = _triggers(query)
+    assert clause == {"process.entry_leader.same_as_process": FieldTrigger(frozenset({"true"}))}
+    field = "process.entry_leader.same_as_process"
+    assert _tests_pass(query, field, True)
+    assert not _tests_pass(query, field, "true")
+    assert not _tests_pass(query, field, False)
