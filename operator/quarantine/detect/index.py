@@ -20,7 +20,12 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from quarantine.detect.index_lookup import Lookup, generate_lookup
+from quarantine.detect.index_lookup import (
+    BucketBody,
+    Lookup,
+    generate_candidate_mask,
+    generate_lookup,
+)
 from quarantine.detect.rule import CompiledRule
 from quarantine.detect.triggers import (
     NEVER,
@@ -42,6 +47,9 @@ from quarantine.events.fields import split_path
 MAX_REFINEMENTS = 2
 # Values remembered per field table, and rule sets per mask; beyond this the memory starts over.
 MEMO_LIMIT = 8192
+# Buckets whose lookup is written into the category dispatch (the rest are called from it):
+# each costs the events of later categories a string comparison.
+INLINE_BUCKETS = 2
 
 
 def index_key(value: Any) -> str | None:
@@ -213,12 +221,14 @@ class _Bucket:
 
     def __init__(self) -> None:
         self.always = 0
+        self.filed = 0  # rules filed here, always-candidates included
         self.primary = _Level()
         self.refinements = [_Level() for _ in range(MAX_REFINEMENTS)]
         self.lookup: Lookup = self.candidates
         """`candidates` as one generated function, once the bucket is sealed."""
 
     def add(self, bit: int, clauses: list[Triggers]) -> None:
+        self.filed += 1
         if not clauses:
             self.always |= bit
             return
@@ -252,7 +262,8 @@ class _Bucket:
             if tables[len(first_level) :]:
                 deferred.append(_StackedTable(path, tables[len(first_level) :]))
         members = [level.members for level in self.refinements]
-        self.lookup = generate_lookup(eager, deferred, width, members, self.always, gated=gated)
+        self.body = BucketBody(eager, deferred, width, members, self.always, gated=gated)
+        self.lookup = generate_lookup(self.body)
 
     def candidates(self, event: dict[str, Any], admitted: int = -1) -> int:
         """The candidate mask by the generic walk (what the generated `lookup` must equal);
@@ -344,6 +355,16 @@ class RuleIndex:
         for bucket in (self._uncategorised, *self._by_category.values()):
             bucket.seal(len(self.owners), later_stage_bits)
         self._lookups = {category: bucket.lookup for category, bucket in self._by_category.items()}
+        # The buckets most rules are filed in are written into the dispatch itself.
+        busiest = sorted(
+            self._by_category, key=lambda category: -self._by_category[category].filed
+        )[:INLINE_BUCKETS]
+        self._candidate_mask = generate_candidate_mask(
+            {category: self._by_category[category].body for category in busiest},
+            {c: lookup for c, lookup in self._lookups.items() if c not in busiest},
+            self._uncategorised.body,
+            self._several_categories,
+        )
 
     def _file(
         self,
@@ -371,19 +392,15 @@ class RuleIndex:
 
     def candidates(self, event: dict[str, Any]) -> tuple[CompiledRule, ...]:
         """The rules `event` could match, each once, in rule-set order."""
-        return self._rules_of(self.candidate_mask(event))
+        return self._rules_of(self._candidate_mask(event, -1))
 
-    def candidate_mask(self, event: dict[str, Any], admitted: int = -1) -> int:
-        """The rules `event` could match, as a mask (see the class docstring for the bits).
-        Bits outside `admitted` may be left out (a detector passes the bits it counts)."""
-        meta = event.get("event")
-        category = meta.get("category") if type(meta) is dict else None
-        if type(category) is list:
-            if len(category) != 1 or type(category[0]) is not str:
-                return self._several_categories(category, event, admitted)
-            category = category[0]
-        lookup = self._lookups.get(category) if type(category) is str else None
-        return (lookup or self._uncategorised.lookup)(event, admitted)
+    @property
+    def candidate_mask(self) -> Lookup:
+        """`candidate_mask(event, admitted=-1)`: the rules `event` could match, as a mask
+        (see the class docstring for the bits), looked up in its category's bucket (or the
+        uncategorised one). Bits outside `admitted` may be left out (a detector passes the
+        bits it counts). One generated function (`index_lookup.generate_candidate_mask`)."""
+        return self._candidate_mask
 
     def _several_categories(
         self, categories: list[Any], event: dict[str, Any], admitted: int

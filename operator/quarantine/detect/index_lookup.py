@@ -1,4 +1,5 @@
-"""One generated function per index level: every field table looked up in a single call.
+"""The index's lookups as generated code: every field table of a bucket in one body, and
+the buckets behind one dispatch on the event's category.
 
 The generic walk (`RuleIndex` before it is sealed) reads each table's path from the event
 root and calls per value. This writes the same lookups as straight-line Python: objects on a
@@ -10,6 +11,7 @@ the table. The result is the same mask the generic walk gives (`tests/unit/detec
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -43,37 +45,108 @@ class _PathNode:
         return found
 
 
-def generate_lookup(
+def generate_lookup(body: BucketBody) -> Lookup:
+    """One bucket's lookup as a function of its own: `lookup(event, admitted=-1)`."""
+    lines = ["def lookup(event, admitted=-1):", *body.lines]
+    lookup: Lookup = _compiled(lines, body.namespace, "lookup")
+    return lookup
+
+
+def generate_candidate_mask(
+    inline: dict[str, BucketBody],
+    others: dict[str, Lookup],
+    uncategorised: BucketBody,
+    several: Callable[[list[Any], dict[str, Any], int], int],
+) -> Lookup:
+    """`event -> candidate mask` for a whole index: reads `event.category` and runs that
+    bucket's lookup, the `inline` buckets' bodies written in place (no call per event), the
+    `others` called; an event in none of them (or in no category) gets `uncategorised`. A
+    category array of more than one string goes to `several(categories, event, admitted)`."""
+    lines = [
+        "def candidate_mask(event, admitted=-1):",
+        "    meta = event.get('event')",
+        "    category = meta.get('category') if type(meta) is dict else None",
+        "    if type(category) is list:",
+        "        if len(category) != 1 or type(category[0]) is not str:",
+        "            return several(category, event, admitted)",
+        "        category = category[0]",
+    ]
+    namespace: dict[str, Any] = {"several": several, "others": others}
+    for category, body in inline.items():
+        lines.append(f"    if category == {category!r}:")
+        lines += ["    " + line for line in body.lines]
+        namespace.update(body.namespace)
+    if others:
+        lines += [
+            "    lookup = others.get(category) if type(category) is str else None",
+            "    if lookup is not None:",
+            "        return lookup(event, admitted)",
+        ]
+    lines += uncategorised.lines
+    namespace.update(uncategorised.namespace)
+    mask: Lookup = _compiled(lines, namespace, "candidate_mask")
+    return mask
+
+
+def _compiled(lines: list[str], namespace: dict[str, Any], name: str) -> Lookup:
+    exec(compile("\n".join(lines), "<index lookup>", "exec"), namespace)
+    function: Lookup = namespace[name]
+    return function
+
+
+_body_numbers = itertools.count(1)  # names the bodies' tables apart, to share a function
+
+
+class BucketBody:
+    """The statements of one bucket's lookup, ending in `return`: `event -> candidate
+    mask` for one bucket whose tables stack their levels (level k's bits sit `k * width`
+    bits up). The members of refinement level k (`refinements[k - 1]`) stay candidates only
+    if their level-k clause holds too; the unconditional rules (`always`) join at the end.
+    `deferred` tables serve refinement levels only, so they are read only when a first-level
+    candidate needs refining. Each `gated` table comes with the only bits it selects (later
+    sequence stages), and is read only when the caller admits one of them (`admitted`)."""
+
+    def __init__(
+        self,
+        eager: Sequence[FieldTable],
+        deferred: Sequence[FieldTable],
+        width: int,
+        refinements: Sequence[int],
+        always: int,
+        *,
+        gated: Sequence[tuple[FieldTable, int]] = (),
+    ) -> None:
+        prefix = f"b{next(_body_numbers)}_"
+        self.lines, self.namespace = _body(
+            eager, deferred, width, refinements, always, gated, prefix
+        )
+
+
+def _body(
     eager: Sequence[FieldTable],
     deferred: Sequence[FieldTable],
     width: int,
     refinements: Sequence[int],
     always: int,
-    *,
-    gated: Sequence[tuple[FieldTable, int]] = (),
-) -> Lookup:
-    """`event -> candidate mask` for one bucket whose tables stack their levels: level k's
-    bits sit `k * width` bits up. The members of refinement level k (`refinements[k - 1]`)
-    stay candidates only if their level-k clause holds too; the unconditional rules (`always`)
-    join at the end. `deferred` tables serve refinement levels only, so they are read only
-    when a first-level candidate needs refining. Each `gated` table comes with the only bits
-    it selects (later sequence stages), and is read only when the caller admits one of them
-    (`lookup(event, admitted)`)."""
+    gated: Sequence[tuple[FieldTable, int]],
+    prefix: str,
+) -> tuple[list[str], dict[str, Any]]:
     tables = [*eager, *(table for table, _ in gated), *deferred]
     low = (1 << width) - 1
     refined = 0
     for members in refinements:
         refined |= members
-    lines = ["def lookup(event, admitted=-1):", "    found = 0"]
+    lines = ["    found = 0"]
     counter = [0]
-    _emit_children(lines, _path_tree(tables, range(len(eager))), "event", 1, counter)
+    eager_tree = _path_tree(tables, range(len(eager)))
+    _emit_children(lines, eager_tree, "event", 1, counter, prefix)
     for position, (_, bits) in enumerate(gated, start=len(eager)):
         lines.append(f"    if admitted & {bits}:")
-        _emit_children(lines, _path_tree(tables, [position]), "event", 2, counter)
+        _emit_children(lines, _path_tree(tables, [position]), "event", 2, counter, prefix)
     lines += [f"    first = found & {low}", f"    if not first & {refined}:"]
     lines.append(f"        return first | {always}")
     deferred_tree = _path_tree(tables, range(len(eager) + len(gated), len(tables)))
-    _emit_children(lines, deferred_tree, "event", 1, counter)
+    _emit_children(lines, deferred_tree, "event", 1, counter, prefix)
     for level, members in enumerate(refinements, start=1):
         if members:
             lines += [
@@ -83,12 +156,10 @@ def generate_lookup(
     lines.append(f"    return first | {always}")
     namespace: dict[str, Any] = {}
     for position, table in enumerate(tables):
-        namespace[f"memo{position}"] = table.memo
-        namespace[f"mask{position}"] = table.mask_of
-        namespace[f"walk{position}"] = table.walk_mask
-    exec(compile("\n".join(lines), "<index lookup>", "exec"), namespace)
-    lookup: Lookup = namespace["lookup"]
-    return lookup
+        namespace[f"{prefix}{position}memo"] = table.memo
+        namespace[f"{prefix}{position}mask"] = table.mask_of
+        namespace[f"{prefix}{position}walk"] = table.walk_mask
+    return lines, namespace
 
 
 def _path_tree(tables: Sequence[FieldTable], positions: Iterable[int]) -> _PathNode:
@@ -102,28 +173,29 @@ def _path_tree(tables: Sequence[FieldTable], positions: Iterable[int]) -> _PathN
 
 
 def _emit_children(
-    lines: list[str], node: _PathNode, source: str, depth: int, counter: list[int]
+    lines: list[str], node: _PathNode, source: str, depth: int, counter: list[int], prefix: str
 ) -> None:
+    """Reads of the tree's objects and values; table names carry the body's `prefix`."""
     pad = "    " * depth
     for key, child in node.children.items():
         counter[0] += 1
         var = f"v{counter[0]}"
         lines.append(f"{pad}{var} = {source}.get({key!r})")
         for position in child.tables:
-            _emit_leaf(lines, var, position, depth, many=key == "args")
+            _emit_leaf(lines, var, f"{prefix}{position}", depth, many=key == "args")
         if child.children:
             lines.append(f"{pad}if type({var}) is dict:")
-            _emit_children(lines, child, var, depth + 1, counter)
+            _emit_children(lines, child, var, depth + 1, counter, prefix)
             # An array of objects (or a scalar) on the way: the table's own walk decides.
             lines.append(f"{pad}elif {var} is not None:")
             for position in child.all_tables():
                 if position not in child.tables:
-                    lines.append(f"{pad}    found |= walk{position}(event)")
+                    lines.append(f"{pad}    found |= {prefix}{position}walk(event)")
 
 
-def _emit_leaf(lines: list[str], var: str, position: int, depth: int, many: bool) -> None:
+def _emit_leaf(lines: list[str], var: str, table: str, depth: int, many: bool) -> None:
     pad = "    " * depth
-    memo, mask = f"memo{position}", f"mask{position}"
+    memo, mask = f"{table}memo", f"{table}mask"
     string_case = [
         f"{pad}    m = {memo}.get({var})",
         f"{pad}    found |= {mask}({var}) if m is None else m",

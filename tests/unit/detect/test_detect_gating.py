@@ -103,6 +103,32 @@ def test_generated_lookups_equal_the_generic_walk(shared_dir: Path) -> None:
                 assert bucket.lookup(event, admitted) & admitted == expected & admitted, event
 
 
+CATEGORY_SHAPES = [["process"], "process", ["file"], "file", None, ["network"], 3, ["process", "x"]]
+
+
+def _by_generic_walk(index: Any, event: dict[str, Any]) -> int:
+    """The candidate mask by each bucket's generic walk, the bucket chosen by category."""
+    category = event["event"].get("category")
+    names = category if type(category) is list else [category]
+    buckets = [index._by_category[name] for name in names if name in index._by_category]
+    mask = 0
+    for bucket in buckets or [index._uncategorised]:
+        mask |= bucket.candidates(event)
+    return mask
+
+
+def test_the_generated_category_dispatch_equals_the_generic_walk(shared_dir: Path) -> None:
+    index = _cloud_defend(shared_dir).index
+    rng = random.Random(5)
+    admissions = [-1, index.rule_bits, *(index.rule_bits | b for b in index.later_bits.values())]
+    for event in _stream(6, 1000):
+        event = _odd_shapes(event, rng)
+        event["event"]["category"] = rng.choice(CATEGORY_SHAPES)
+        expected = _by_generic_walk(index, event)
+        for admitted in admissions:
+            assert index.candidate_mask(event, admitted) & admitted == expected & admitted, event
+
+
 SEQUENCES = [
     # Two stages joined by container and by a stage key, with a tight maxspan.
     """sequence by container.id with maxspan=2s
