@@ -29,8 +29,8 @@ from quarantine.events.dotted_key_walk import (
     has_dotted_key,
     rebuilt_with_nesting,
 )
-from quarantine.events.errors import EventFormatError
-from quarantine.events.field_reads import FieldReads
+from quarantine.events.errors import EventFormatError, json_type_name
+from quarantine.events.field_reads import FieldReads, UnreadCheck
 from quarantine.events.layout_recipes import (
     KeyLayout,
     Recipe,
@@ -62,17 +62,19 @@ _generation = [0]
 # A layout gets a recipe once it has been expanded the slow way this many times.
 _recurrences = Recurrences(times=3, limit=4 * _LAYOUT_LIMIT)
 _BACKSLASH = ord("\\")
+_NOT_BUILT: Any = object()  # no unread check built yet for a dotted-key count
 
 
 def expand_dotted(
-    document: dict[str, Any], *, text: bytes | None = None, reads: FieldReads | None = None
+    document: Any, *, text: bytes | None = None, reads: FieldReads | None = None
 ) -> dict[str, Any]:
     """The canonical form of an ECS document: dotted keys become nested objects.
 
     Objects without dotted keys anywhere below them are kept as they are, not copied; only
     the objects on the way to a dotted key are rebuilt, and the input is never written to.
     Objects inside arrays are expanded too. A key that is both a value and an object
-    (``{"a": 1, "a.b": 2}``) is refused, naming the key.
+    (``{"a": 1, "a.b": 2}``) is refused, naming the key, and so is a document that is not an
+    object.
 
     `text`, when given, must be the JSON text `document` was decoded from (`document ==
     orjson.loads(text)`): it is scanned for dotted keys instead of serialising the document
@@ -83,7 +85,11 @@ def expand_dotted(
     layout whose dotted keys all lie outside them is returned as it is (`FieldReads`), and the
     caller must expand it (without `reads`) before showing or storing it.
     """
-    # The common case inline: every call costs on this path.
+    # The common cases inline: every call costs on the matcher's path.
+    if type(document) is not dict:
+        raise EventFormatError(
+            f"an ECS event must be a JSON object, not {json_type_name(document)}"
+        )
     if text is not None and _BACKSLASH not in text:
         count: int | None = len(find_plain_dotted_keys(text))
     else:
@@ -92,8 +98,13 @@ def expand_dotted(
         return document
     if count is None:  # not plain JSON data (a huge integer, a Python object)
         return _expanded_generally(document)
-    if reads is not None and _dotted_keys_unread(document, count, reads):
-        return document
+    if reads is not None:
+        checks = reads.unread_checks if reads.generation == _generation[0] else None
+        check = checks.get(count, _NOT_BUILT) if checks is not None else _NOT_BUILT
+        if check is _NOT_BUILT:
+            check = _unread_check(count, reads)
+        if check is not None and check(document):
+            return document
     recipe = _recipes.get(count)
     if recipe is not None:
         expanded = recipe(document)
@@ -112,22 +123,20 @@ def expand_dotted(
     return expanded
 
 
-def _dotted_keys_unread(document: dict[str, Any], count: int, reads: FieldReads) -> bool:
-    """Whether the document has a recurring layout (one with a recipe) whose `count` dotted
-    keys all lie outside the fields `reads` names."""
+def _unread_check(count: int, reads: FieldReads) -> UnreadCheck | None:
+    """`reads`' check (built now, and kept) of whether a document with `count` dotted keys
+    has a recurring layout (one with a recipe) whose dotted keys all lie outside the fields
+    `reads` names; None when no such layout has `count` dotted keys."""
     if reads.generation != _generation[0]:
         reads.unread_checks.clear()
         reads.generation = _generation[0]
-    checks = reads.unread_checks
-    if count not in checks:
-        unread = [
-            layout
-            for layout in _recipe_layouts.get(count, ())
-            if not any(reads.concerns(path) for path in dotted_key_paths(layout))
-        ]
-        checks[count] = compile_layout_check(unread) if unread else None
-    check = checks[count]
-    return check is not None and check(document)
+    unread = [
+        layout
+        for layout in _recipe_layouts.get(count, ())
+        if not any(reads.concerns(path) for path in dotted_key_paths(layout))
+    ]
+    check = reads.unread_checks[count] = compile_layout_check(unread) if unread else None
+    return check
 
 
 def _dotted_key_count(document: dict[str, Any], text: bytes | None) -> int | None:

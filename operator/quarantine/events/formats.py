@@ -24,7 +24,7 @@ class Normaliser(Protocol):
     (`expand_dotted`): dotted keys outside them may be left as they are."""
 
     def __call__(
-        self, raw: Any, *, text: bytes | None = None, reads: FieldReads | None = None
+        self, raw: Any, /, *, text: bytes | None = None, reads: FieldReads | None = None
     ) -> dict[str, Any] | None: ...
 
 
