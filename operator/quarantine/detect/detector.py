@@ -219,11 +219,9 @@ class Detector:
         return states
 
     def _note_waiting(self, state: _RuleState) -> None:
-        """After a sequence's stream changed: its test, and whether it waits for more."""
+        """After a sequence's stream changed: whether it waits for more."""
         if not state.gated:
             return
-        if state.stream is not None:
-            state.takes = _stream_test(state.stream)
         if state.waiting:
             self._admitted |= state.later_bit
         else:
@@ -332,6 +330,8 @@ class Detector:
                 category_field=CATEGORY_FIELD,
                 timestamp_field=rule.timestamp_field or DEFAULT_TIMESTAMP_FIELD,
             )
+            if state.gated:  # from now on the stream's own test
+                state.takes = _stream_test(stream)
         fed = _with_rule_timestamp(event, rule.timestamp_field, times)
         try:
             completed = stream.feed(fed)
