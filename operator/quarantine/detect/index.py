@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from quarantine.detect.index_lookup import (
-    BucketBody,
     Lookup,
+    bucket_body,
     generate_candidate_mask,
     generate_lookup,
 )
@@ -262,7 +262,7 @@ class _Bucket:
             if tables[len(first_level) :]:
                 deferred.append(_StackedTable(path, tables[len(first_level) :]))
         members = [level.members for level in self.refinements]
-        self.body = BucketBody(eager, deferred, width, members, self.always, gated=gated)
+        self.body = bucket_body(eager, deferred, width, members, self.always, gated=gated)
         self.lookup = generate_lookup(self.body)
 
     def candidates(self, event: dict[str, Any], admitted: int = -1) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 Lookup = Callable[[dict[str, Any], int], int]
 """(event, admitted bits) -> candidate mask."""
@@ -97,40 +97,30 @@ def _compiled(lines: list[str], namespace: dict[str, Any], name: str) -> Lookup:
 _body_numbers = itertools.count(1)  # names the bodies' tables apart, to share a function
 
 
-class BucketBody:
-    """The statements of one bucket's lookup, ending in `return`: `event -> candidate
-    mask` for one bucket whose tables stack their levels (level k's bits sit `k * width`
-    bits up). The members of refinement level k (`refinements[k - 1]`) stay candidates only
-    if their level-k clause holds too; the unconditional rules (`always`) join at the end.
-    `deferred` tables serve refinement levels only, so they are read only when a first-level
-    candidate needs refining. Each `gated` table comes with the only bits it selects (later
-    sequence stages), and is read only when the caller admits one of them (`admitted`)."""
+class BucketBody(NamedTuple):
+    """The statements of one bucket's lookup (ending in `return`) and the names they use."""
 
-    def __init__(
-        self,
-        eager: Sequence[FieldTable],
-        deferred: Sequence[FieldTable],
-        width: int,
-        refinements: Sequence[int],
-        always: int,
-        *,
-        gated: Sequence[tuple[FieldTable, int]] = (),
-    ) -> None:
-        prefix = f"b{next(_body_numbers)}_"
-        self.lines, self.namespace = _body(
-            eager, deferred, width, refinements, always, gated, prefix
-        )
+    lines: list[str]
+    namespace: dict[str, Any]
 
 
-def _body(
+def bucket_body(
     eager: Sequence[FieldTable],
     deferred: Sequence[FieldTable],
     width: int,
     refinements: Sequence[int],
     always: int,
-    gated: Sequence[tuple[FieldTable, int]],
-    prefix: str,
-) -> tuple[list[str], dict[str, Any]]:
+    *,
+    gated: Sequence[tuple[FieldTable, int]] = (),
+) -> BucketBody:
+    """`event -> candidate mask` for one bucket whose tables stack their levels (level k's
+    bits sit `k * width` bits up). The members of refinement level k (`refinements[k - 1]`)
+    stay candidates only if their level-k clause holds too; the unconditional rules (`always`)
+    join at the end. `deferred` tables serve refinement levels only, so they are read only
+    when a first-level candidate needs refining. Each `gated` table comes with the only bits
+    it selects (later sequence stages), and is read only when the caller admits one of them
+    (`admitted`)."""
+    prefix = f"b{next(_body_numbers)}_"
     tables = [*eager, *(table for table, _ in gated), *deferred]
     low = (1 << width) - 1
     refined = 0
@@ -159,7 +149,7 @@ def _body(
         namespace[f"{prefix}{position}memo"] = table.memo
         namespace[f"{prefix}{position}mask"] = table.mask_of
         namespace[f"{prefix}{position}walk"] = table.walk_mask
-    return lines, namespace
+    return BucketBody(lines, namespace)
 
 
 def _path_tree(tables: Sequence[FieldTable], positions: Iterable[int]) -> _PathNode:
