@@ -126,7 +126,7 @@ class _FieldTable:
         value holds are only part of that condition."""
         if mask & self.tested_bits:
             for bit, tests in self.tests.items():
-                if mask & bit and not any(test(value) for test in tests):
+                if mask & bit and not _passes_one(tests, value):
                     mask &= ~bit
         return mask
 
@@ -274,6 +274,16 @@ class _Bucket:
                 # Members of this level stay only if their clause holds too.
                 found &= ~level.members | level.hits(event)
         return found | self.always
+
+
+def _passes_one(tests: tuple[ValueTest, ...], value: Any) -> bool:
+    """Whether `value` passes one of a rule's condition tests. A test that raises keeps the
+    rule a candidate: its query then meets the odd value, and the detector's isolation of
+    failing rules counts it, instead of the lookup failing every rule of the event."""
+    try:
+        return any(test(value) for test in tests)
+    except Exception:
+        return True
 
 
 def _bits_of(table: _FieldTable) -> int:

@@ -120,3 +120,27 @@ def rule_matches(ruleset: RuleSet, name: str, event: dict[str, Any]) -> bool:
     rule = ruleset.get(name)
     assert rule is not None
     return rule.query.matches(event, category_field="event.category")
+
+
+def test_a_condition_test_that_raises_keeps_the_rule_a_candidate() -> None:
+    ruleset = _ruleset()
+    index = ruleset.index
+    table = next(
+        table
+        for bucket in index._by_category.values()
+        for table in bucket.primary.tables.values()
+        if table.tests
+    )
+    bit = next(iter(table.tests))
+
+    def broken(value: object) -> bool:
+        raise RuntimeError("odd value")
+
+    literals = {**table.exact, **table.prefixes, **table.substrings}
+    value = next(literal for literal, bits in literals.items() if bits & bit)
+    table.tests[bit] = (lambda value: False,)
+    table.memo.clear()
+    assert not table.mask_of(value) & bit  # a failed test drops the rule
+    table.tests[bit] = (broken,)
+    table.memo.clear()
+    assert table.mask_of(value) & bit  # a raising one keeps it
