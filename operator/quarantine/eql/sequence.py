@@ -23,10 +23,6 @@ from quarantine.eql.stages import CompiledStage, Result
 Event = Mapping[str, Any]
 DEFAULT_MAX_KEYS = 100_000
 _SWEEP_EVERY = 4096
-# A sequence without missing-event stages or `until` drops its expired keys from the front
-# (least recently used first) every this many fed events, and sweeps every key only rarely.
-_EXPIRE_EVERY = 64
-_SIMPLE_SWEEP_EVERY = 65_536
 
 
 @dataclass(slots=True)
@@ -166,11 +162,8 @@ class SequenceMatcher:
                 completed = self._advance(stage_index, key, event, timestamp)
                 if completed is not None:
                     out.extend(self._complete(completed, key))
-        if self.ordinal % _EXPIRE_EVERY == 0:
-            if self.ordinal % _SIMPLE_SWEEP_EVERY == 0:
-                self._sweep()
-            else:
-                self._expire_oldest()
+        if self.ordinal % _SWEEP_EVERY == 0:
+            self._sweep()
         return out
 
     def may_take(self, event: Event) -> bool:
@@ -381,23 +374,6 @@ class SequenceMatcher:
         return released
 
     # --- bounded state -------------------------------------------------------------------
-
-    def _expire_oldest(self) -> None:
-        """Drop keys from the least recently used on, while none of their partials is within
-        `maxspan` of the latest event. A partial starts no later than its key's last use, so
-        in a stream in time order this finds the expired keys without visiting the live ones;
-        an expired partial left behind a live key waits for the next full sweep, and
-        `_advance` never lets it complete a sequence meanwhile."""
-        if self.maxspan is None:
-            return
-        horizon = self.now - self.maxspan
-        expired = []
-        for key, slots in self.partials.items():
-            if any(partial is not None and partial.timestamps[0] >= horizon for partial in slots):
-                break
-            expired.append(key)
-        for key in expired:
-            self._kill(key)
 
     def _sweep(self) -> None:
         if self.maxspan is None:

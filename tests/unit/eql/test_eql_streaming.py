@@ -152,18 +152,3 @@ def test_run_orders_by_timestamp_then_tiebreaker_then_input() -> None:
     iso[0]["@timestamp"] = "2024-01-01T00:00:01Z"
     iso[1]["@timestamp"] = "2024-01-01T00:00:00.5Z"
     assert ids(list(query.run(iso))) == [[2], [1]]
-
-
-def test_expired_keys_leave_from_the_front_between_full_sweeps() -> None:
-    query = compile_query(
-        "sequence by host with maxspan=100ms [process where true] [file where true]"
-    )
-    stream = query.stream()
-    assert stream.matcher is not None
-    for index in range(2000):  # one new key per millisecond, in time order
-        stream.feed(ev(index, index, host=f"h{index}"))
-        # Within maxspan (100 keys) plus at most one expiry interval of newer ones.
-        assert stream.matcher.pending_count() <= 100 + 64 + 1
-    # A key that left can no longer complete; one within maxspan still does.
-    assert stream.feed(ev(5000, 2000, "file", host="h1800")) == []
-    assert len(stream.feed(ev(5001, 2000, "file", host="h1990"))) == 1
