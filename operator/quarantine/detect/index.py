@@ -64,7 +64,36 @@ def index_key(value: Any) -> str | None:
     return None
 
 
-class _FieldTable:
+class _RememberedMasks:
+    """A field's answer per value (the rules it selects), remembered per string value."""
+
+    path: tuple[str, ...]
+    memo: dict[str, int]
+
+    def answer(self, value: Any) -> int:
+        """The rules `value` selects, worked out afresh."""
+        raise NotImplementedError
+
+    def mask_of(self, value: Any) -> int:
+        """The rules one value of the field selects."""
+        if type(value) is str:
+            mask = self.memo.get(value)
+            if mask is None:
+                if len(self.memo) >= MEMO_LIMIT:
+                    self.memo.clear()
+                mask = self.memo[value] = self.answer(value)
+            return mask
+        return self.answer(value)
+
+    def walk_mask(self, event: dict[str, Any]) -> int:
+        """The rules the event's values at this path select, walking arrays of objects."""
+        found = 0
+        for item in _leaves(event, self.path) or ():
+            found |= self.mask_of(item)
+        return found
+
+
+class _FieldTable(_RememberedMasks):
     """Rule masks by one field's exact values, prefixes and substrings."""
 
     def __init__(self, field: str) -> None:
@@ -102,24 +131,10 @@ class _FieldTable:
             self.any_substring = re.compile("|".join(map(re.escape, longest_first)))
         self.memo.clear()
 
-    def mask_of(self, value: Any) -> int:
-        """The rules one value of the field selects."""
-        if type(value) is str:
-            mask = self.memo.get(value)
-            if mask is None:
-                if len(self.memo) >= MEMO_LIMIT:
-                    self.memo.clear()
-                mask = self.memo[value] = self._tested(self._lookup(value.casefold()), value)
-            return mask
-        key = index_key(value)
+    def answer(self, value: Any) -> int:
+        """Looked up casefolded, then held to the conditions the literals came from."""
+        key = value.casefold() if type(value) is str else index_key(value)
         return 0 if key is None else self._tested(self._lookup(key), value)
-
-    def walk_mask(self, event: dict[str, Any]) -> int:
-        """The rules the event's values at this path select, walking arrays of objects."""
-        found = 0
-        for item in _leaves(event, self.path) or ():
-            found |= self.mask_of(item)
-        return found
 
     def _tested(self, mask: int, value: Any) -> int:
         """`mask` without the rules whose condition `value` fails, where the literals the
@@ -144,7 +159,7 @@ class _FieldTable:
         return mask
 
 
-class _StackedTable:
+class _StackedTable(_RememberedMasks):
     """One field's tables across the levels of a bucket, level k's masks shifted `k * width`
     bits up, so one lookup per value answers every level."""
 
@@ -153,23 +168,7 @@ class _StackedTable:
         self.tables = tables  # (shift, table)
         self.memo: dict[str, int] = {}
 
-    def mask_of(self, value: Any) -> int:
-        if type(value) is str:
-            mask = self.memo.get(value)
-            if mask is None:
-                if len(self.memo) >= MEMO_LIMIT:
-                    self.memo.clear()
-                mask = self.memo[value] = self._stacked(value)
-            return mask
-        return self._stacked(value)
-
-    def walk_mask(self, event: dict[str, Any]) -> int:
-        found = 0
-        for item in _leaves(event, self.path) or ():
-            found |= self.mask_of(item)
-        return found
-
-    def _stacked(self, value: Any) -> int:
+    def answer(self, value: Any) -> int:
         mask = 0
         for shift, table in self.tables:
             mask |= table.mask_of(value) << shift

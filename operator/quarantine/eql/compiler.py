@@ -251,16 +251,22 @@ class Compiler:
             constants = [m.value for m in members if isinstance(m, ast.Literal)]
             if len(constants) != len(members):
                 return None
-            convert = self.converter(operand)
-            if convert is not None:
-                targets = {convert(c) for c in constants} - {None}
-                return lambda value: convert(value) in targets
-            return membership_test(constants, insensitive=condition.insensitive)
+            return self._field_membership(operand, constants, condition.insensitive)
         if isinstance(condition, ast.Match) and isinstance(
             self.resolve(condition.operand), ast.Field
         ):
             return self._pattern_test(condition)
         return None
+
+    def _field_membership(
+        self, field: ast.Field, constants: list[Any], insensitive: bool
+    ) -> ElementTest:
+        """The per-value test of `field in (constants)`, through the field's schema type."""
+        convert = self.converter(field)
+        if convert is not None:
+            targets = {convert(c) for c in constants} - {None}
+            return lambda value: convert(value) in targets
+        return membership_test(constants, insensitive=insensitive)
 
     def schema_type(self, field: ast.Field) -> str:
         return (self.schema or {}).get(field.path, "unmapped")
@@ -270,13 +276,10 @@ class Compiler:
         members = [self.resolve(value) for value in expr.values]
         if all(isinstance(member, ast.Literal) for member in members):
             constants = [m.value for m in members if isinstance(m, ast.Literal)]
-            test = membership_test(constants, insensitive=expr.insensitive)
             if isinstance(operand, ast.Field):
-                convert = self.converter(operand)
-                if convert is not None:
-                    targets = {convert(c) for c in constants} - {None}
-                    return self._field_predicate(operand, lambda v: convert(v) in targets)
-                return self._field_predicate(operand, test)
+                field_test = self._field_membership(operand, constants, expr.insensitive)
+                return self._field_predicate(operand, field_test)
+            test = membership_test(constants, insensitive=expr.insensitive)
             value = self.value(operand)
 
             def scalar_in(event: Event) -> bool | None:
