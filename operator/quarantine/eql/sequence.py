@@ -99,6 +99,12 @@ class SequenceMatcher:
         self.pending_total = 0
         self.ordinal = 0
         self.now = 0
+        # Without `by` keys per stage, an event's join keys are the same at every stage.
+        self.shared_keys = not any(stage.own_keys for stage in self.positives)
+        # A simple sequence's may_take() remembers what it found for the event it was asked
+        # about, as feed() is usually asked next about the same event.
+        self._examined: Event | None = None
+        self._examined_found: list[tuple[int, list[tuple[Any, ...]]]] = []
 
     # --- public --------------------------------------------------------------------------
 
@@ -142,13 +148,12 @@ class SequenceMatcher:
     def _feed_simple(self, event: Event) -> list[Result]:
         """`feed` for a sequence without missing-event stages or `until` (most rules): the
         same steps, without the ones that cannot apply."""
-        if self.pending_total:
-            matched = self._matched_positives(event)
-            if not matched:
-                return []
-        elif self.positive_matches[0](event):
-            matched = [(0, self.positives[0].keys(event))]
+        if event is self._examined:
+            matched = self._examined_found
+            self._examined = None
         else:
+            matched = self._matched_positives(event)
+        if not matched:
             return []
         timestamp = self.read_timestamp(event)
         if timestamp is None:
@@ -170,6 +175,10 @@ class SequenceMatcher:
         """Whether feeding `event` could change anything (feed() returns nothing and keeps
         its state otherwise): the same tests feed() starts with, without reading the
         timestamp. A caller may skip feeding an event this refuses."""
+        if self.simple:
+            found = self._matched_positives(event)
+            self._examined, self._examined_found = event, found
+            return bool(found)
         positive_matches = self.positive_matches
         if not (self.pending_total or self.awaiting or self.missing_indices):  # idle
             return positive_matches[0](event)
@@ -202,22 +211,28 @@ class SequenceMatcher:
         A later stage can only advance a partial waiting for it under the same key, so its
         keys are looked up first and its condition is evaluated only when one is waiting."""
         found: list[tuple[int, list[tuple[Any, ...]]]] = []
-        pending = self.pending
-        for index in range(len(self.positives) - 1, 0, -1):
-            if not pending[index - 1]:
-                continue
-            stage = self.positives[index]
-            keys = [key for key in stage.keys(event) if self._waiting(key, index - 1)]
-            if keys and self.positive_matches[index](event):
-                found.append((index, keys))
+        shared: list[tuple[Any, ...]] | None = None  # the event's keys, when all stages share them
+        if self.pending_total:
+            pending, partials = self.pending, self.partials
+            for index in range(len(self.positives) - 1, 0, -1):
+                if not pending[index - 1]:
+                    continue
+                if shared is None:
+                    keys = self.positives[index].keys(event)
+                    if self.shared_keys:
+                        shared = keys
+                else:
+                    keys = shared
+                waiting = []
+                for key in keys:
+                    slots = partials.get(key)
+                    if slots is not None and slots[index - 1] is not None:
+                        waiting.append(key)
+                if waiting and self.positive_matches[index](event):
+                    found.append((index, waiting))
         if self.positive_matches[0](event):
-            found.append((0, self.positives[0].keys(event)))
+            found.append((0, shared if shared is not None else self.positives[0].keys(event)))
         return found
-
-    def _waiting(self, key: tuple[Any, ...], slot: int) -> bool:
-        """Whether a partial under `key` waits in `slot`."""
-        slots = self.partials.get(key)
-        return slots is not None and slots[slot] is not None
 
     def _kills(self, event: Event) -> bool:
         """Whether `event` is an `until` event with partials left to kill."""

@@ -74,6 +74,8 @@ class CompiledStage:
     missing: bool
     keys: KeysOf
     """Every composite join key of the event (a cartesian product over array keys)."""
+    own_keys: bool = False
+    """Whether the stage adds `by` keys of its own to the query's."""
 
 
 def composite_keys(key_parts: tuple[KeyPart, ...], event: Event) -> list[tuple[Any, ...]]:
@@ -179,4 +181,6 @@ def compile_stage(
     exprs = (*query_keys, *stage.keys)
     parts = tuple(compile_key(compiler, key) for key in exprs)
     keys = keys_function(compiler, exprs)
-    return CompiledStage(compile_filter(compiler, stage.filter), parts, stage.missing, keys)
+    return CompiledStage(
+        compile_filter(compiler, stage.filter), parts, stage.missing, keys, bool(stage.keys)
+    )
