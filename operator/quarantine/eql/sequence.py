@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
+from quarantine.eql.held_events import hold, release
 from quarantine.eql.stages import CompiledStage, Result
 
 Event = Mapping[str, Any]
@@ -25,11 +26,14 @@ DEFAULT_MAX_KEYS = 100_000
 _SWEEP_EVERY = 4096
 
 
-@dataclass(slots=True)
-class _Partial:
-    events: list[Event]
-    timestamps: list[int]
-    ordinals: list[int]
+class _Partial(NamedTuple):
+    """A partial match: its events so far (as `held_events` keeps them, but for a completing
+    event), their timestamps and arrival ordinals. Tuples of tuples of untracked values,
+    which the garbage collector stops visiting once it has seen them."""
+
+    events: tuple[Any, ...]
+    timestamps: tuple[int, ...]
+    ordinals: tuple[int, ...]
 
 
 @dataclass(slots=True)
@@ -270,10 +274,9 @@ class SequenceMatcher:
     ) -> _Partial | None:
         last_stage = len(self.positives) - 1
         if stage_index == 0:
-            started = _Partial([event], [timestamp], [self.ordinal])
             if last_stage == 0:
-                return started
-            self._fill(self._slots(key), 0, started)
+                return _Partial((event,), (timestamp,), (self.ordinal,))
+            self._fill(self._slots(key), 0, _Partial((hold(event),), (timestamp,), (self.ordinal,)))
             return None
         if key not in self.partials:
             return None
@@ -284,14 +287,13 @@ class SequenceMatcher:
         self._fill(slots, stage_index - 1, None)
         if self.maxspan is not None and timestamp - previous.timestamps[0] > self.maxspan:
             return None
-        advanced = _Partial(
-            [*previous.events, event],
-            [*previous.timestamps, timestamp],
-            [*previous.ordinals, self.ordinal],
-        )
+        timestamps = (*previous.timestamps, timestamp)
+        ordinals = (*previous.ordinals, self.ordinal)
         if stage_index == last_stage:
-            return advanced
-        self._fill(slots, stage_index, advanced)
+            return _Partial((*previous.events, event), timestamps, ordinals)
+        self._fill(
+            slots, stage_index, _Partial((*previous.events, hold(event)), timestamps, ordinals)
+        )
         return None
 
     def _fill(self, slots: list[_Partial | None], index: int, partial: _Partial | None) -> None:
@@ -323,7 +325,7 @@ class SequenceMatcher:
     def _complete(self, partial: _Partial, key: tuple[Any, ...]) -> list[Result]:
         events: list[Any] = [None] * len(self.plan.stages)
         for position, event in zip(self.positive_positions, partial.events, strict=True):
-            events[position] = event
+            events[position] = release(event)
         result = Result(events, key, self.ordinal)
         if not self.missing_indices:
             return [result]
