@@ -95,13 +95,17 @@ class Peering:
         )
 
 
+_RANDOM_DIGITS = 1_000_000
+
+
 def seniority_priority() -> int:
     """A priority that is higher the earlier this replica started, distinct per replica.
 
     The senior replica stays active: a restarted pod, or the new pod of a rolling update, joins
-    as the standby instead of taking over from a healthy peer. Microseconds since the epoch,
-    negated, with a random last three digits so two replicas starting together still differ
-    (equal priorities would pause both). Fits in a signed 64-bit integer until the year 2262.
+    as the standby instead of taking over from a healthy peer. Milliseconds since the epoch,
+    negated, with six random last digits so two replicas starting in the same millisecond
+    differ but for a one-in-a-million chance (equal priorities would pause both). Fits in a
+    signed 64-bit integer until the year 2262.
     """
-    started_micros = time.time_ns() // 1000
-    return -(started_micros * 1000 + random.randrange(1000))
+    started_millis = time.time_ns() // 1_000_000
+    return -(started_millis * _RANDOM_DIGITS + random.randrange(_RANDOM_DIGITS))

@@ -54,10 +54,23 @@ def test_replicas_started_one_after_another_rank_the_elder_first() -> None:
     assert elder > younger, "the replica that started first must keep the lead"
 
 
-def test_replicas_started_together_still_get_distinct_priorities() -> None:
-    priorities = [seniority_priority() for _ in range(200)]
-    assert len(set(priorities)) == len(priorities), "equal priorities would pause both replicas"
-    assert all(-(2**63) <= p < 0 for p in priorities), "must fit a signed 64-bit JSON integer"
+def test_replicas_started_together_still_get_distinct_priorities(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A thousand replicas in the very same nanosecond: the random part alone keeps them
+    # apart (a million values: about one pair alike is expected, more than ten is not).
+    monkeypatch.setattr(time, "time_ns", lambda: 1_795_000_000_123_456_789)
+    priorities = [seniority_priority() for _ in range(1000)]
+    assert len(set(priorities)) >= 990, "equal priorities would pause both replicas"
+
+
+def test_priorities_fit_a_signed_64_bit_json_integer_until_2262() -> None:
+    new_year_2262 = 9_214_646_400 * 10**9  # 2262-01-01T00:00:00Z in epoch nanoseconds
+    for now in (time.time_ns(), new_year_2262):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(time, "time_ns", lambda now=now: now)
+            priority = seniority_priority()
+        assert -(2**63) <= priority < 0, "must fit a signed 64-bit JSON integer"
 
 
 def test_each_replica_draws_its_own_default_priority() -> None:
