@@ -103,33 +103,49 @@ def keys_function(compiler: Compiler, exprs: tuple[ast.Expr, ...]) -> KeysOf:
     def general(event: Event) -> list[tuple[Any, ...]]:
         return composite_keys(parts, event)
 
-    getters = _plain_string_getters(compiler, exprs)
-    if getters is None or not getters or len(getters) > 2:
+    paths = _plain_string_paths(compiler, exprs)
+    if not paths:
         return general
-    if len(getters) == 1:
-        (first,) = getters
-
-        def one_key(event: Event) -> list[tuple[Any, ...]]:
-            value = first(event)
-            return [(value,)] if type(value) is str else general(event)
-
-        return one_key
-    first, second = getters
-
-    def two_keys(event: Event) -> list[tuple[Any, ...]]:
-        value, other = first(event), second(event)
-        if type(value) is str and type(other) is str:
-            return [(value, other)]
-        return general(event)
-
-    return two_keys
+    return _generated_string_keys(compiler, paths, general)
 
 
-def _plain_string_getters(
-    compiler: Compiler, exprs: tuple[ast.Expr, ...]
-) -> list[Callable[[Event], Any]] | None:
-    """Getters of the keys when each is a field read as it is (no date conversion)."""
-    getters = []
+def _generated_string_keys(compiler: Compiler, paths: list[str], general: KeysOf) -> KeysOf:
+    """One generated call reading every key field (inline from nested objects when events are
+    canonical); when each holds a string, they are the event's only key, else `general`
+    decides."""
+    lines = ["def keys(event):"]
+    namespace: dict[str, Any] = {"general": general}
+    objects: dict[tuple[str, ...], str] = {(): "event"}
+    values = []
+    for number, path in enumerate(paths):
+        value = f"k{number}"
+        values.append(value)
+        if not compiler.nested_only:
+            namespace[f"get{number}"] = compiler.getter(path)
+            lines.append(f"    {value} = get{number}(event)")
+            continue
+        *parents, leaf = path.split(".")
+        for depth in range(1, len(parents) + 1):
+            if tuple(parents[:depth]) not in objects:
+                above = objects[tuple(parents[: depth - 1])]
+                name = objects[tuple(parents[:depth])] = f"o{len(objects)}"
+                lines.append(
+                    f"    {name} = {above}.get({parents[depth - 1]!r}) "
+                    f"if type({above}) is dict else None"
+                )
+        holder = objects[tuple(parents)]
+        lines.append(f"    {value} = {holder}.get({leaf!r}) if type({holder}) is dict else None")
+    strings = " and ".join(f"type({value}) is str" for value in values)
+    lines += [f"    if {strings}:", f"        return [({', '.join(values)},)]"]
+    lines.append("    return general(event)")  # arrays, other types, objects in arrays
+    exec(compile("\n".join(lines), "<eql join keys>", "exec"), namespace)
+    keys: KeysOf = namespace["keys"]
+    return keys
+
+
+def _plain_string_paths(compiler: Compiler, exprs: tuple[ast.Expr, ...]) -> list[str] | None:
+    """The paths of the keys when each is a field read as it is (no date conversion)."""
+    paths = []
     for expr in exprs:
         resolved = compiler.resolve(expr)
         if not isinstance(resolved, ast.Field):
@@ -137,8 +153,8 @@ def _plain_string_getters(
         field_type = compiler.schema.get(resolved.path) if compiler.schema else None
         if field_type in ("date", "date_nanos"):
             return None
-        getters.append(compiler.getter(resolved.path))
-    return getters
+        paths.append(resolved.path)
+    return paths
 
 
 def compile_filter(compiler: Compiler, node: ast.EventFilter) -> CompiledFilter:
