@@ -10,6 +10,7 @@ interval is full. A rule that raises is counted and logged once; the others go o
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +39,7 @@ NAMESPACE_FIELD = "orchestrator.namespace"  # read for `scope.namespaces`
 _UNREAD = object()  # a field not read yet (None would mean absent)
 # Candidate masks remembered with their rule states; beyond this the memory starts over.
 _MASK_MEMO_LIMIT = 8192
+EventTest = Callable[[dict[str, Any]], bool]
 
 
 @dataclass
@@ -49,7 +51,7 @@ class _RuleState:
     counters: RuleCounters = field(default_factory=RuleCounters)
     stream: QueryStream | None = None
     failure_logged: bool = False
-    takes: Callable[[dict[str, Any]], bool] = field(init=False)
+    takes: EventTest = field(init=False)
     """Whether the rule takes the event: an event rule's query; a gated sequence's
     `may_take` (its first stage while nothing waits); always for other sequences and samples."""
     sequence_like: bool = field(init=False)
@@ -102,7 +104,7 @@ class Detector:
         self._latest_event_time: float | None = None
         self._ruleset = RuleSet.empty()
         self._states: dict[str, _RuleState] = {}
-        self._by_mask: dict[int, tuple[_RuleState, ...]] = {}
+        self._by_mask: dict[int, tuple[tuple[_RuleState, EventTest], ...]] = {}
         # Events per candidate mask, folded into the rules' `evaluated` counters when read:
         # one dict update per event instead of one counter update per candidate.
         self._mask_counts: dict[int, int] = {}
@@ -183,9 +185,9 @@ class Detector:
             candidates = self._states_of(mask)
         offline_nows = self._offline_nows(event, candidates) if self._event_time_clock else None
         taken: list[_RuleState] | None = None
-        for state in candidates:
+        for state, takes in candidates:
             try:
-                if not state.takes(event):  # most events: no rule takes them
+                if not takes(event):  # most events: no rule takes them
                     continue
             except Exception as error:  # one odd rule must not stop the others
                 self._record_failure(state, error)
@@ -197,24 +199,25 @@ class Detector:
         return [] if taken is None else self._decide(taken, event, offline_nows)
 
     def _offline_nows(
-        self, event: dict[str, Any], candidates: tuple[_RuleState, ...]
+        self, event: dict[str, Any], candidates: tuple[tuple[_RuleState, EventTest], ...]
     ) -> dict[str, float]:
         """Offline "now" per candidate: every candidate's event time advances the clock, as
         if each had been evaluated in turn, whether or not it takes the event."""
         times = EventTimes(event)
         return {
             state.rule.name: self._event_clock(times.for_rule(state.rule.timestamp_field))
-            for state in candidates
+            for state, _ in candidates
         }
 
-    def _states_of(self, mask: int) -> tuple[_RuleState, ...]:
+    def _states_of(self, mask: int) -> tuple[tuple[_RuleState, EventTest], ...]:
+        """The candidates of a mask, each with its test for the mask's events."""
         if len(self._by_mask) >= _MASK_MEMO_LIMIT:
             self._fold_mask_counts()
             self._by_mask = {}
         found = {
             id(state): state for bit, state in enumerate(self._state_by_bit) if mask >> bit & 1
         }
-        states = tuple(found.values())
+        states = tuple((state, _test_under(state, mask)) for state in found.values())
         self._by_mask[mask] = states
         return states
 
@@ -332,6 +335,7 @@ class Detector:
             )
             if state.gated:  # from now on the stream's own test
                 state.takes = _stream_test(stream)
+                self._by_mask = {}  # the candidates' tests with it
         fed = _with_rule_timestamp(event, rule.timestamp_field, times)
         try:
             completed = stream.feed(fed)
@@ -392,7 +396,20 @@ class Detector:
             )
 
 
-def _stream_test(stream: QueryStream) -> Callable[[dict[str, Any]], bool]:
+def _test_under(state: _RuleState, mask: int) -> EventTest:
+    """The rule's test for events of a candidate mask. The index tells a gated sequence's
+    first stage (the rule's own bit) from its later stages (`later_bit`); a waiting simple
+    sequence is spared the tests of the stages its index bits rule out."""
+    matcher = state.stream.matcher if state.gated and state.stream is not None else None
+    if matcher is None or not matcher.simple:
+        return state.takes
+    first, later = bool(mask & state.bits & ~state.later_bit), bool(mask & state.later_bit)
+    if first and later:
+        return state.takes
+    return functools.partial(matcher.may_take, first=first, later=later)
+
+
+def _stream_test(stream: QueryStream) -> EventTest:
     """A stream's `may_take`: the sequence matcher's own, without the stream's delegation."""
     return stream.matcher.may_take if stream.matcher is not None else stream.may_take
 

@@ -175,12 +175,15 @@ class SequenceMatcher:
             self._sweep()
         return out
 
-    def may_take(self, event: Event) -> bool:
+    def may_take(self, event: Event, *, first: bool = True, later: bool = True) -> bool:
         """Whether feeding `event` could change anything (feed() returns nothing and keeps
         its state otherwise): the same tests feed() starts with, without reading the
-        timestamp. A caller may skip feeding an event this refuses."""
+        timestamp. A caller may skip feeding an event this refuses.
+
+        A caller that knows the first positive stage cannot take the event (`first=False`),
+        or that no later stage can (`later=False`), spares a simple sequence those tests."""
         if self.simple:
-            found = self._matched_positives(event)
+            found = self._matched_positives(event, first, later)
             self._examined, self._examined_found = event, found
             return bool(found)
         positive_matches = self.positive_matches
@@ -208,7 +211,9 @@ class SequenceMatcher:
                 return True
         return self._kills(event)
 
-    def _matched_positives(self, event: Event) -> list[tuple[int, list[tuple[Any, ...]]]]:
+    def _matched_positives(
+        self, event: Event, first: bool = True, later: bool = True
+    ) -> list[tuple[int, list[tuple[Any, ...]]]]:
         """The positive stages `event` matches with its join keys there, last stage first
         (so one event never fills two stages of one sequence).
 
@@ -216,7 +221,7 @@ class SequenceMatcher:
         keys are looked up first and its condition is evaluated only when one is waiting."""
         found: list[tuple[int, list[tuple[Any, ...]]]] = []
         shared: list[tuple[Any, ...]] | None = None  # the event's keys, when all stages share them
-        if self.pending_total:
+        if later and self.pending_total:
             pending, partials = self.pending, self.partials
             for index in range(len(self.positives) - 1, 0, -1):
                 if not pending[index - 1]:
@@ -234,7 +239,7 @@ class SequenceMatcher:
                         waiting.append(key)
                 if waiting and self.positive_matches[index](event):
                     found.append((index, waiting))
-        if self.positive_matches[0](event):
+        if first and self.positive_matches[0](event):
             found.append((0, shared if shared is not None else self.positives[0].keys(event)))
         return found
 

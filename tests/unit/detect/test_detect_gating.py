@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from quarantine.detect import RuleSet
+from quarantine.detect import Detector, RuleSet
 from quarantine.elastic_import import NotEqlRuleError, load_elastic_rule
 from quarantine.eql import compile_query
 
@@ -168,3 +168,24 @@ def test_may_take_refuses_only_events_that_change_nothing(shared_dir: Path, seed
         assert _results(text, events, gate=True) == everything, text
         completed += len(everything)
     assert completed > 20  # the streams do complete sequences
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_detector_completes_every_gated_sequence_a_plain_stream_completes(
+    shared_dir: Path, seed: int
+) -> None:
+    # The detector asks a waiting sequence only about the stages the index left possible
+    # (its first stage, its later ones, or both): that must lose no match.
+    events = _stream(seed, 3000)
+    ruleset = _cloud_defend(shared_dir)
+    detector = Detector(ruleset, event_time_clock=True)
+    for event in events:
+        detector.process(event)
+    detector.flush()
+    gated = [rule for rule in ruleset.rules if rule.is_gated_sequence]
+    completed = 0
+    for rule in gated:
+        expected = len(_results(rule.query.text, events, gate=False))
+        assert detector.counters(rule.name).matched == expected, rule.name
+        completed += expected
+    assert completed >= 10  # the streams do complete sequences
