@@ -10,7 +10,6 @@ interval is full. A rule that raises is counted and logged once; the others go o
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -403,10 +402,12 @@ def _test_under(state: _RuleState, mask: int) -> EventTest:
     matcher = state.stream.matcher if state.gated and state.stream is not None else None
     if matcher is None or not matcher.simple:
         return state.takes
-    first, later = bool(mask & state.bits & ~state.later_bit), bool(mask & state.later_bit)
-    if first and later:
-        return state.takes
-    return functools.partial(matcher.may_take, first=first, later=later)
+    first, later = mask & state.bits & ~state.later_bit, mask & state.later_bit
+    if first and not later:
+        return matcher.may_take_first
+    if later and not first:
+        return matcher.may_take_later
+    return state.takes
 
 
 def _stream_test(stream: QueryStream) -> EventTest:

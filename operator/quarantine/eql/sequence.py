@@ -175,17 +175,12 @@ class SequenceMatcher:
             self._sweep()
         return out
 
-    def may_take(self, event: Event, *, first: bool = True, later: bool = True) -> bool:
+    def may_take(self, event: Event) -> bool:
         """Whether feeding `event` could change anything (feed() returns nothing and keeps
         its state otherwise): the same tests feed() starts with, without reading the
-        timestamp. A caller may skip feeding an event this refuses.
-
-        A caller that knows the first positive stage cannot take the event (`first=False`),
-        or that no later stage can (`later=False`), spares a simple sequence those tests."""
+        timestamp. A caller may skip feeding an event this refuses."""
         if self.simple:
-            found = self._matched_positives(event, first, later)
-            self._examined, self._examined_found = event, found
-            return bool(found)
+            return self._examine(event, True, True)
         positive_matches = self.positive_matches
         if not (self.pending_total or self.awaiting or self.missing_indices):  # idle
             return positive_matches[0](event)
@@ -210,6 +205,23 @@ class SequenceMatcher:
             if self.stage_matches[missing](event):
                 return True
         return self._kills(event)
+
+    # For a simple sequence, when the caller knows (the index told it) that no later stage
+    # can take the event, or that the first stage cannot: `may_take` without those tests.
+
+    def may_take_first(self, event: Event) -> bool:
+        """`may_take` of a simple sequence for an event no later stage can take."""
+        return self._examine(event, True, False)
+
+    def may_take_later(self, event: Event) -> bool:
+        """`may_take` of a simple sequence for an event its first stage cannot take."""
+        return self._examine(event, False, True)
+
+    def _examine(self, event: Event, first: bool, later: bool) -> bool:
+        """A simple sequence's `may_take`, remembering what it found for `feed`."""
+        found = self._matched_positives(event, first, later)
+        self._examined, self._examined_found = event, found
+        return bool(found)
 
     def _matched_positives(
         self, event: Event, first: bool = True, later: bool = True
