@@ -7,8 +7,9 @@ Two runs on the same server (same auth, body limits and NDJSON parsing):
   matcher   POST /v1/events: the above plus normalising, every rule through the detector,
             target resolution and scope checks. The Alert writer is replaced by a counting
             sink (no API server), so this measures the matcher, not etcd.
-The rule set is the founding rule (`crds/examples/sensitive-files-compression.yaml`). The client
-runs in a separate process so it does not share the server's interpreter lock.
+The rule set is the founding rule (`crds/examples/sensitive-files-compression.yaml`), or with
+`--rules cloud_defend` Elastic's 48 cloud_defend EQL rules. The client runs in a separate
+process so it does not share the server's interpreter lock.
 """
 
 from __future__ import annotations
@@ -119,11 +120,21 @@ def bench_pods(count: int) -> list[dict[str, Any]]:
     return pods
 
 
-def build_server(
-    sink: CountingSink, pods: list[dict[str, Any]]
-) -> tuple[IntakeServer, DetectionLane]:
+def load_rules(which: str) -> RuleSet:
+    """The founding rule, or Elastic's cloud_defend rules (as bench_pipeline loads them)."""
+    if which == "cloud_defend":
+        from bench_pipeline import RULES_DIR, load_ruleset  # the same 48 rules
+
+        if not RULES_DIR.is_dir():
+            raise SystemExit(f"rules not found at {RULES_DIR}")
+        return load_ruleset()
     rule = validate_object(DetectionRule, yaml.safe_load(RULE_FILE.read_text()))
-    ruleset = RuleSet.from_rules([rule])
+    return RuleSet.from_rules([rule])
+
+
+def build_server(
+    sink: CountingSink, pods: list[dict[str, Any]], ruleset: RuleSet
+) -> tuple[IntakeServer, DetectionLane]:
     lane = DetectionLane(Detector(ruleset))
     pod_index = PodIndex()
     pod_index.replace(pods)
@@ -219,6 +230,12 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=1000, help="events per request (default 1000)")
     parser.add_argument("--concurrency", type=int, default=2, help="requests in flight (default 2)")
     parser.add_argument("--attack-share", type=float, default=0.01, help="share of attack events")
+    parser.add_argument(
+        "--rules",
+        choices=("founding", "cloud_defend"),
+        default="founding",
+        help="the founding rule (default), or all 48 cloud_defend rules from ../shared",
+    )
     args = parser.parse_args()
 
     sink = CountingSink()
@@ -226,7 +243,7 @@ def main() -> int:
     container_ids = [
         p["status"]["containerStatuses"][0]["containerID"].split("//")[1] for p in pods
     ]
-    server, lane = build_server(sink, pods)
+    server, lane = build_server(sink, pods, load_rules(args.rules))
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="bench-server", daemon=True)
     thread.start()
@@ -236,7 +253,7 @@ def main() -> int:
     try:
         print(
             f"batches of {args.batch} NDJSON events, {args.concurrency} in flight, "
-            f"{args.seconds:g}s per run"
+            f"{args.seconds:g}s per run, rules: {args.rules}"
         )
         print("alert writer: replaced by a counting sink (no API server in this benchmark)")
         baseline = measure(f"{base}/bench/decode-only", bodies, args.seconds, args.concurrency)

@@ -42,3 +42,14 @@ def test_the_ingest_benchmark_reports_both_routes() -> None:
     assert _rate(output, "baseline (decode only)") > 0
     assert _rate(output, "matcher  (/v1/events)") > 0
     assert re.search(r"detections: [1-9]\d* in \d+ Alert writes", output)
+
+
+def test_the_ingest_benchmark_runs_all_cloud_defend_rules() -> None:
+    if not (SHARED / "elastic-rules").is_dir():
+        pytest.skip(f"shared rules not found at {SHARED}")
+    output = _run(
+        "benchmarks/bench_ingest.py", "--seconds", "1", "--batch", "200", "--rules", "cloud_defend"
+    )
+    assert "rules: cloud_defend" in output
+    assert _rate(output, "matcher  (/v1/events)") > 0
+    assert re.search(r"detections: [1-9]\d* in \d+ Alert writes", output)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from quarantine.detect import AlertDraft, Detector, RuleSet
 from quarantine.events import FormatChoice, normalise
-from quarantine.ingest.ndjson import ParsedLine
+from quarantine.ingest.ndjson import LineError, RawLine, decode_line
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,13 @@ class LineVerdict:
     drafts: list[AlertDraft] = field(default_factory=list)
     ignored: bool = False
     error: str | None = None
-    internal: bool = False
-    """The error is ours, not the sender's."""
+    reason: str = "invalid_event"
+    """Why the line was refused: `invalid_json`, `invalid_event`, or `internal` (ours, not
+    the sender's)."""
+
+    @property
+    def internal(self) -> bool:
+        return self.reason == "internal"
 
 
 class DetectionLane:
@@ -36,7 +41,7 @@ class DetectionLane:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detection")
 
     async def evaluate(
-        self, lines: Sequence[ParsedLine], event_format: FormatChoice
+        self, lines: Sequence[RawLine], event_format: FormatChoice
     ) -> list[LineVerdict]:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._evaluate, lines, event_format)
@@ -48,12 +53,15 @@ class DetectionLane:
     def close(self) -> None:
         self._executor.shutdown(wait=True)
 
-    def _evaluate(
-        self, lines: Sequence[ParsedLine], event_format: FormatChoice
-    ) -> list[LineVerdict]:
+    def _evaluate(self, lines: Sequence[RawLine], event_format: FormatChoice) -> list[LineVerdict]:
         return [self._evaluate_one(line, event_format) for line in lines]
 
-    def _evaluate_one(self, line: ParsedLine, event_format: FormatChoice) -> LineVerdict:
+    def _evaluate_one(self, raw: RawLine, event_format: FormatChoice) -> LineVerdict:
+        # Decoded here, then normalised and evaluated at once: the event is still in the CPU
+        # caches (decoding a whole batch first made evaluation about half as fast again).
+        line = decode_line(raw)
+        if isinstance(line, LineError):
+            return LineVerdict(error=line.error, reason="invalid_json")
         try:
             event = normalise(
                 line.document, event_format, text=line.text, reads=self._detector.field_reads
@@ -67,4 +75,6 @@ class DetectionLane:
             return LineVerdict(drafts=self._detector.process(event))
         except Exception:
             log.exception("evaluating an event failed")
-            return LineVerdict(error="internal error while evaluating this event", internal=True)
+            return LineVerdict(
+                error="internal error while evaluating this event", reason="internal"
+            )

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from quarantine.ingest.body import BodyError, decode_content, read_limited
 from quarantine.ingest.metrics import MatcherMetrics
-from quarantine.ingest.ndjson import LineError, ParsedLine, parse_ndjson
+from quarantine.ingest.ndjson import RawLine, split_ndjson
 from quarantine.ingest.outcome import BatchOutcome
 from quarantine.ingest.routes import Route, json_error, json_response
 
@@ -17,9 +17,10 @@ EVENT_FORMATS = ("ecs", "tetragon", "falco", "auto")
 
 
 class EventBatchProcessor(Protocol):
-    """Turns the good lines of a batch into detections and Alerts."""
+    """Turns the lines of a batch into detections and Alerts, with an error per line it
+    cannot use (invalid JSON among them)."""
 
-    async def process(self, lines: Sequence[ParsedLine], event_format: str) -> BatchOutcome: ...
+    async def process(self, lines: Sequence[RawLine], event_format: str) -> BatchOutcome: ...
 
 
 def event_routes(
@@ -40,19 +41,10 @@ def event_routes(
             metrics.requests_rejected.labels(str(error.status)).inc()
             return json_error(error.status, str(error))
 
-        good: list[ParsedLine] = []
-        bad: list[LineError] = []
-        for item in parse_ndjson(body):
-            if isinstance(item, ParsedLine):
-                good.append(item)
-            else:
-                bad.append(item)
-        metrics.events_received.labels(event_format).inc(len(good) + len(bad))
-        if bad:
-            metrics.events_rejected.labels("invalid_json").inc(len(bad))
-
-        outcome = await processor.process(good, event_format) if good else BatchOutcome()
-        outcome.errors.extend(bad)
+        # Lines are decoded in the detection lane, each just before it is evaluated.
+        lines = list(split_ndjson(body))
+        metrics.events_received.labels(event_format).inc(len(lines))
+        outcome = await processor.process(lines, event_format) if lines else BatchOutcome()
         headers = {"Retry-After": "5"} if outcome.server_failure else None
         return json_response(outcome.as_json(), status=outcome.http_status(), headers=headers)
 

@@ -1,4 +1,5 @@
-"""Splitting an NDJSON body into numbered JSON objects, keeping per-line errors apart."""
+"""Splitting an NDJSON body into numbered lines, and decoding each into a JSON object or a
+per-line error."""
 
 from __future__ import annotations
 
@@ -30,22 +31,38 @@ class ParsedLine:
     """The JSON text the document was decoded from (normalisers use it to work faster)."""
 
 
-def parse_ndjson(body: bytes) -> Iterator[ParsedLine | LineError]:
-    """Yield each non-blank line as a parsed object or an error; blank lines still count.
+@dataclass(frozen=True)
+class RawLine:
+    """A non-blank line (1-based number) of the body, as sent: decoded where it is used, so
+    that each event is decoded, normalised and evaluated in one pass while it is in cache."""
+
+    line: int
+    text: bytes
+
+
+def split_ndjson(body: bytes) -> Iterator[RawLine]:
+    """Each non-blank line, stripped; blank lines still count.
 
     Line numbers match what an editor shows, so a sender can find the line it must fix.
     """
     for number, raw in enumerate(body.split(b"\n"), start=1):
         text = raw.strip()
-        if not text:
-            continue
-        try:
-            document = orjson.loads(text)
-        except orjson.JSONDecodeError as error:
-            yield LineError(number, f"invalid JSON at column {error.colno}: {error.msg}")
-            continue
-        if not isinstance(document, dict):
-            kind = type(document).__name__
-            yield LineError(number, f"expected a JSON object, got {kind}")
-            continue
-        yield ParsedLine(number, document, text)
+        if text:
+            yield RawLine(number, text)
+
+
+def decode_line(raw: RawLine) -> ParsedLine | LineError:
+    """The line's JSON object, or an error naming the column (or the type) that is wrong."""
+    try:
+        document = orjson.loads(raw.text)
+    except orjson.JSONDecodeError as error:
+        return LineError(raw.line, f"invalid JSON at column {error.colno}: {error.msg}")
+    if not isinstance(document, dict):
+        return LineError(raw.line, f"expected a JSON object, got {type(document).__name__}")
+    return ParsedLine(raw.line, document, raw.text)
+
+
+def parse_ndjson(body: bytes) -> Iterator[ParsedLine | LineError]:
+    """Each non-blank line decoded: a parsed object or an error (see `split_ndjson`)."""
+    for raw in split_ndjson(body):
+        yield decode_line(raw)

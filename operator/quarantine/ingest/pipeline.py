@@ -1,7 +1,8 @@
 """One batch of event lines -> detections -> resolved targets -> Alerts, with per-line results.
 
-Steps: normalise and evaluate (detection lane), resolve each detection's pod, apply the
-rule's scope selectors, fold detections that share an Alert name into one write, write.
+Steps: decode, normalise and evaluate each line (detection lane), resolve each detection's
+pod, apply the rule's scope selectors, fold detections that share an Alert name into one write,
+write.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from quarantine.events import FormatChoice
 from quarantine.ingest.alert_sink import AlertSink
 from quarantine.ingest.detection_lane import DetectionLane
 from quarantine.ingest.metrics import MatcherMetrics
-from quarantine.ingest.ndjson import LineError, ParsedLine
+from quarantine.ingest.ndjson import LineError, RawLine
 from quarantine.ingest.outcome import BatchOutcome, LineWarning
 from quarantine.k8s.alert_manifest import MAX_ALERT_EVENTS, AlertOccurrence
 from quarantine.k8s.scope import ScopeVerdict, scope_verdict
@@ -72,16 +73,14 @@ class EventPipeline:
         self._metrics = metrics
         self._fallback_namespace = fallback_namespace
 
-    async def process(self, lines: Sequence[ParsedLine], event_format: str) -> BatchOutcome:
+    async def process(self, lines: Sequence[RawLine], event_format: str) -> BatchOutcome:
         verdicts = await self._lane.evaluate(lines, cast(FormatChoice, event_format))
         outcome = BatchOutcome()
         detections: list[tuple[int, AlertDraft]] = []
         for line, verdict in zip(lines, verdicts, strict=True):
             if verdict.error is not None:
                 outcome.errors.append(LineError(line.line, verdict.error))
-                self._metrics.events_rejected.labels(
-                    "internal" if verdict.internal else "invalid_event"
-                ).inc()
+                self._metrics.events_rejected.labels(verdict.reason).inc()
                 outcome.server_failure |= verdict.internal
                 continue
             outcome.accepted += 1

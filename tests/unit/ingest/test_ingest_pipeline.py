@@ -16,7 +16,7 @@ from quarantine.api import DetectionRule, validate_object
 from quarantine.detect import Detector, RuleSet
 from quarantine.ingest.detection_lane import DetectionLane
 from quarantine.ingest.metrics import MatcherMetrics
-from quarantine.ingest.ndjson import ParsedLine, parse_ndjson
+from quarantine.ingest.ndjson import split_ndjson
 from quarantine.ingest.outcome import BatchOutcome
 from quarantine.ingest.pipeline import EventPipeline
 from quarantine.k8s.alert_manifest import AlertOccurrence
@@ -90,7 +90,7 @@ def benign() -> dict[str, Any]:
 
 
 def run(
-    documents: list[dict[str, Any]],
+    documents: list[dict[str, Any] | bytes],
     *,
     rule: DetectionRule | None = None,
     sink: MemorySink | None = None,
@@ -118,9 +118,12 @@ def run(
         metrics=metrics,
         fallback_namespace=fallback_namespace,
     )
-    # Through the NDJSON parser, so each line carries the text the normaliser scans.
-    body = b"\n".join(orjson.dumps(document) for document in documents)
-    lines = [line for line in parse_ndjson(body) if isinstance(line, ParsedLine)]
+    # Split as the route splits a body (bytes are a line as sent); the lane decodes each.
+    body = b"\n".join(
+        document if isinstance(document, bytes) else orjson.dumps(document)
+        for document in documents
+    )
+    lines = list(split_ndjson(body))
     assert len(lines) == len(documents)
     try:
         outcome = asyncio.run(pipeline.process(lines, event_format))
@@ -233,3 +236,14 @@ def test_cloud_defend_dotted_keys_are_expanded_before_matching() -> None:
     recorded = sink.alerts[key].events[0]
     assert recorded["orchestrator"]["resource"] == {"name": "web-1"}
     assert recorded["container"]["image"] == {"name": "registry/app"}
+
+
+def test_lines_that_are_not_json_objects_are_line_errors_and_the_rest_still_alert() -> None:
+    outcome, sink, _, metrics = run([b"{not json", attack(), b"[1, 2]", benign()])
+    assert outcome.accepted == 2 and outcome.http_status() == 207
+    first, second = outcome.errors
+    assert first.line == 1 and first.error.startswith("invalid JSON at column 2: ")
+    assert (second.line, second.error) == (3, "expected a JSON object, got list")
+    assert len(sink.alerts) == 1
+    assert metrics.events_rejected.labels("invalid_json")._value.get() == 2
+    assert metrics.events_rejected.labels("invalid_event")._value.get() == 0

@@ -22,7 +22,7 @@ from quarantine.ingest.auth import StaticToken
 from quarantine.ingest.events_route import event_routes
 from quarantine.ingest.health import health_routes
 from quarantine.ingest.metrics import MatcherMetrics, metrics_routes
-from quarantine.ingest.ndjson import LineError, ParsedLine
+from quarantine.ingest.ndjson import LineError, RawLine, decode_line
 from quarantine.ingest.outcome import BatchOutcome
 from quarantine.ingest.server import (
     IntakeServer,
@@ -37,16 +37,20 @@ LIMIT = 64 * 1024
 
 
 class RecordingProcessor:
-    """Accepts every line, refuses lines whose object has "bad": true, records what it saw."""
+    """Decodes each line as the detection lane does (`decode_line`), refuses objects with
+    "bad": true, accepts the rest, and records the line numbers it was given."""
 
     def __init__(self) -> None:
         self.batches: list[tuple[list[int], str]] = []
 
-    async def process(self, lines: Sequence[ParsedLine], event_format: str) -> BatchOutcome:
+    async def process(self, lines: Sequence[RawLine], event_format: str) -> BatchOutcome:
         self.batches.append(([line.line for line in lines], event_format))
         outcome = BatchOutcome()
-        for line in lines:
-            if line.document.get("bad"):
+        for raw in lines:
+            line = decode_line(raw)
+            if isinstance(line, LineError):
+                outcome.errors.append(line)
+            elif line.document.get("bad"):
                 outcome.errors.append(LineError(line.line, "refused by the processor"))
             else:
                 outcome.accepted += 1
@@ -132,9 +136,9 @@ def test_bad_lines_are_reported_by_number_and_good_lines_processed() -> None:
         assert [e["line"] for e in answer["errors"]] == [3, 4, 5]
         assert "invalid JSON" in answer["errors"][0]["error"]
         assert answer["errors"][1]["error"] == "refused by the processor"
-        assert processor.batches == [([1, 4, 6], "ecs")]
+        # Every non-blank line reaches the processor, numbered as an editor shows it.
+        assert processor.batches == [([1, 3, 4, 5, 6], "ecs")]
         assert metrics.events_received.labels("ecs")._value.get() == 5
-        assert metrics.events_rejected.labels("invalid_json")._value.get() == 2
 
     serve(scenario)
 
@@ -146,7 +150,7 @@ def test_a_batch_of_only_bad_lines_is_a_bad_request() -> None:
         async with session.post(f"{base}/v1/events", data=b"nope\n", headers=AUTH) as response:
             assert response.status == 400
             assert (await response.json())["errors"][0]["line"] == 1
-        assert processor.batches == []
+        assert processor.batches == [([1], "auto")]
 
     serve(scenario)
 
