@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -31,8 +31,7 @@ class ParsedLine:
     """The JSON text the document was decoded from (normalisers use it to work faster)."""
 
 
-@dataclass(frozen=True)
-class RawLine:
+class RawLine(NamedTuple):
     """A non-blank line (1-based number) of the body, as sent: decoded where it is used, so
     that each event is decoded, normalised and evaluated in one pass while it is in cache."""
 
@@ -40,29 +39,41 @@ class RawLine:
     text: bytes
 
 
+class LineDecodeError(ValueError):
+    """A line that is not a JSON object; the message names the column or the type."""
+
+
 def split_ndjson(body: bytes) -> Iterator[RawLine]:
     """Each non-blank line, stripped; blank lines still count.
 
     Line numbers match what an editor shows, so a sender can find the line it must fix.
     """
-    for number, raw in enumerate(body.split(b"\n"), start=1):
-        text = raw.strip()
-        if text:
-            yield RawLine(number, text)
+    for number, text in _numbered_lines(body):
+        yield RawLine(number, text)
 
 
-def decode_line(raw: RawLine) -> ParsedLine | LineError:
-    """The line's JSON object, or an error naming the column (or the type) that is wrong."""
+def decode_object(text: bytes) -> dict[str, Any]:
+    """The JSON object `text` holds (LineDecodeError otherwise)."""
     try:
-        document = orjson.loads(raw.text)
+        document = orjson.loads(text)
     except orjson.JSONDecodeError as error:
-        return LineError(raw.line, f"invalid JSON at column {error.colno}: {error.msg}")
-    if not isinstance(document, dict):
-        return LineError(raw.line, f"expected a JSON object, got {type(document).__name__}")
-    return ParsedLine(raw.line, document, raw.text)
+        raise LineDecodeError(f"invalid JSON at column {error.colno}: {error.msg}") from None
+    if type(document) is not dict:
+        raise LineDecodeError(f"expected a JSON object, got {type(document).__name__}")
+    return document
 
 
 def parse_ndjson(body: bytes) -> Iterator[ParsedLine | LineError]:
     """Each non-blank line decoded: a parsed object or an error (see `split_ndjson`)."""
-    for raw in split_ndjson(body):
-        yield decode_line(raw)
+    for number, text in _numbered_lines(body):
+        try:
+            yield ParsedLine(number, decode_object(text), text)
+        except LineDecodeError as error:
+            yield LineError(number, str(error))
+
+
+def _numbered_lines(body: bytes) -> Iterator[tuple[int, bytes]]:
+    for number, raw in enumerate(body.split(b"\n"), start=1):
+        text = raw.strip()
+        if text:
+            yield number, text

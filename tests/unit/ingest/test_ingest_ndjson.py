@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from quarantine.ingest.ndjson import LineError, ParsedLine, parse_ndjson
+import pytest
+
+from quarantine.ingest.ndjson import (
+    LineDecodeError,
+    LineError,
+    ParsedLine,
+    RawLine,
+    decode_object,
+    parse_ndjson,
+    split_ndjson,
+)
 
 
 def test_lines_are_numbered_as_an_editor_shows_them() -> None:
@@ -39,3 +49,20 @@ def test_each_line_keeps_the_text_it_was_decoded_from() -> None:
     assert isinstance(first, ParsedLine) and isinstance(second, ParsedLine)
     assert first.text == b'{"container": {"image.name": "x"}}'
     assert second.text == b'{"b" : 2}'
+
+
+def test_split_lines_keep_editor_numbers_and_their_text_undecoded() -> None:
+    body = b'{"a": 1}\n\n  {not json  \r\n[1]'
+    assert list(split_ndjson(body)) == [
+        RawLine(1, b'{"a": 1}'),
+        RawLine(3, b"{not json"),
+        RawLine(4, b"[1]"),
+    ]
+
+
+def test_decode_object_names_the_column_or_the_type() -> None:
+    assert decode_object(b'{"a": [1]}') == {"a": [1]}
+    with pytest.raises(LineDecodeError, match=r"^invalid JSON at column 7: "):
+        decode_object(b'{"a": }')
+    with pytest.raises(LineDecodeError, match=r"^expected a JSON object, got int$"):
+        decode_object(b"42")

@@ -22,7 +22,7 @@ from quarantine.ingest.auth import StaticToken
 from quarantine.ingest.events_route import event_routes
 from quarantine.ingest.health import health_routes
 from quarantine.ingest.metrics import MatcherMetrics, metrics_routes
-from quarantine.ingest.ndjson import LineError, RawLine, decode_line
+from quarantine.ingest.ndjson import LineDecodeError, LineError, RawLine, decode_object
 from quarantine.ingest.outcome import BatchOutcome
 from quarantine.ingest.server import (
     IntakeServer,
@@ -37,7 +37,7 @@ LIMIT = 64 * 1024
 
 
 class RecordingProcessor:
-    """Decodes each line as the detection lane does (`decode_line`), refuses objects with
+    """Decodes each line as the detection lane does (`decode_object`), refuses objects with
     "bad": true, accepts the rest, and records the line numbers it was given."""
 
     def __init__(self) -> None:
@@ -47,11 +47,13 @@ class RecordingProcessor:
         self.batches.append(([line.line for line in lines], event_format))
         outcome = BatchOutcome()
         for raw in lines:
-            line = decode_line(raw)
-            if isinstance(line, LineError):
-                outcome.errors.append(line)
-            elif line.document.get("bad"):
-                outcome.errors.append(LineError(line.line, "refused by the processor"))
+            try:
+                document = decode_object(raw.text)
+            except LineDecodeError as error:
+                outcome.errors.append(LineError(raw.line, str(error)))
+                continue
+            if document.get("bad"):
+                outcome.errors.append(LineError(raw.line, "refused by the processor"))
             else:
                 outcome.accepted += 1
         return outcome
