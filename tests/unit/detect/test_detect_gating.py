@@ -62,8 +62,15 @@ def _event(rng: random.Random, index: int, at: datetime) -> dict[str, Any]:
 
 def _odd_shapes(event: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     """Shapes the generated lookups hand back to the generic walk."""
-    choice = rng.randrange(5)
-    if choice == 0:
+    choice = rng.randrange(8)
+    args = event["process"]["args"]
+    if choice == 5:
+        event["process"]["args"] = [*args, 7, None, True]  # values that are not strings
+    elif choice == 6:
+        event["process"]["args"] = [*args, ["-c", "sh"]]  # a nested array (unhashable)
+    elif choice == 7:
+        event["process"]["args"] = [{"arg": "sh"}, *args]  # an object in the array
+    elif choice == 0:
         event["process"] = [event["process"], {"name": "nc"}]  # an array of objects
     elif choice == 1:
         event["process"]["args"] = " ".join(event["process"]["args"])  # one string
