@@ -85,13 +85,6 @@ class _RememberedMasks:
             return mask
         return self.answer(value)
 
-    def list_mask(self, values: list[Any]) -> int:
-        """The rules any of an array's values selects."""
-        found = 0
-        for item in values:
-            found |= self.mask_of(item)
-        return found
-
     def walk_mask(self, event: dict[str, Any]) -> int:
         """The rules the event's values at this path select, walking arrays of objects."""
         found = 0

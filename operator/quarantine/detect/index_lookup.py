@@ -11,9 +11,7 @@ the table. The result is the same mask the generic walk gives (`tests/unit/detec
 
 from __future__ import annotations
 
-import functools
 import itertools
-import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
@@ -31,8 +29,6 @@ class FieldTable(Protocol):
     def mask_of(self, value: Any) -> int: ...
 
     def walk_mask(self, event: dict[str, Any]) -> int: ...
-
-    def list_mask(self, values: list[Any]) -> int: ...
 
 
 @dataclass
@@ -156,8 +152,6 @@ def bucket_body(
         namespace[f"{prefix}{position}memo"] = table.memo
         namespace[f"{prefix}{position}mask"] = table.mask_of
         namespace[f"{prefix}{position}walk"] = table.walk_mask
-        namespace[f"{prefix}{position}list"] = table.list_mask
-    namespace["reduce"], namespace["or_"] = functools.reduce, operator.or_
     return BucketBody(lines, namespace)
 
 
@@ -199,25 +193,11 @@ def _emit_leaf(lines: list[str], var: str, table: str, depth: int, many: bool) -
         f"{pad}    m = {memo}.get({var})",
         f"{pad}    found |= {mask}({var}) if m is None else m",
     ]
-    if many:
-        # An argument list: every value's remembered mask looked up and combined in C; any
-        # value not remembered (or not a string) sends the list to the table.
-        list_case = [
-            f"{pad}    try:",
-            f"{pad}        ms = list(map({memo}.get, {var}))",
-            f"{pad}    except TypeError:  # an unhashable value",
-            f"{pad}        ms = None",
-            f"{pad}    if ms is None or None in ms:",
-            f"{pad}        found |= {table}list({var})",
-            f"{pad}    else:",
-            f"{pad}        found |= reduce(or_, ms, 0)",
-        ]
-    else:
-        list_case = [
-            f"{pad}    for item in {var}:",
-            f"{pad}        m = {memo}.get(item) if type(item) is str else None",
-            f"{pad}        found |= {mask}(item) if m is None else m",
-        ]
+    list_case = [
+        f"{pad}    for item in {var}:",
+        f"{pad}        m = {memo}.get(item) if type(item) is str else None",
+        f"{pad}        found |= {mask}(item) if m is None else m",
+    ]
     # Test the usual shape first: an array for argument lists, a string otherwise.
     first, second = (list_case, string_case) if many else (string_case, list_case)
     first_test, second_test = ("list", "str") if many else ("str", "list")
