@@ -116,11 +116,10 @@ def bucket_body(
     """`event -> candidate mask` for one bucket whose tables stack their levels (level k's
     bits sit `k * width` bits up). The members of refinement level k (`refinements[k - 1]`)
     stay candidates only if their level-k clause holds too; the unconditional rules (`always`)
-    join at the end. Only bits the caller admits (`admitted`) are refined and returned, but
-    for `always`. Each `deferred` table serves refinement levels only and comes with the rules
-    it refines: it is read only when one of them is an admitted first-level candidate. Each
-    `gated` table comes with the only bits it selects (later sequence stages), and is read
-    only when the caller admits one of them."""
+    join at the end. Each `deferred` table serves refinement levels only and comes with the
+    rules it refines: it is read only when one of them is a first-level candidate. Each `gated` table comes with the only bits
+    it selects (later sequence stages), and is read only when the caller admits one of them
+    (`admitted`)."""
     prefix = f"b{next(_body_numbers)}_"
     tables = [*eager, *(table for table, _ in gated), *(table for table, _ in deferred)]
     low = (1 << width) - 1
@@ -134,8 +133,7 @@ def bucket_body(
     for position, (_, bits) in enumerate(gated, start=len(eager)):
         lines.append(f"    if admitted & {bits}:")
         _emit_children(lines, _path_tree(tables, [position]), "event", 2, counter, prefix)
-    # Only admitted candidates are refined (the caller drops the others anyway).
-    lines += [f"    first = found & {low} & admitted", f"    if not first & {refined}:"]
+    lines += [f"    first = found & {low}", f"    if not first & {refined}:"]
     lines.append(f"        return first | {always}")
     for position, (_, bits) in enumerate(deferred, start=len(eager) + len(gated)):
         lines.append(f"    if first & {bits}:")
