@@ -106,7 +106,7 @@ class BucketBody(NamedTuple):
 
 def bucket_body(
     eager: Sequence[FieldTable],
-    deferred: Sequence[tuple[FieldTable, int]],
+    deferred: Sequence[FieldTable],
     width: int,
     refinements: Sequence[int],
     always: int,
@@ -116,12 +116,12 @@ def bucket_body(
     """`event -> candidate mask` for one bucket whose tables stack their levels (level k's
     bits sit `k * width` bits up). The members of refinement level k (`refinements[k - 1]`)
     stay candidates only if their level-k clause holds too; the unconditional rules (`always`)
-    join at the end. Each `deferred` table serves refinement levels only and comes with the
-    rules it refines: it is read only when one of them is a first-level candidate. Each `gated` table comes with the only bits
+    join at the end. `deferred` tables serve refinement levels only, so they are read only
+    when a first-level candidate needs refining. Each `gated` table comes with the only bits
     it selects (later sequence stages), and is read only when the caller admits one of them
     (`admitted`)."""
     prefix = f"b{next(_body_numbers)}_"
-    tables = [*eager, *(table for table, _ in gated), *(table for table, _ in deferred)]
+    tables = [*eager, *(table for table, _ in gated), *deferred]
     low = (1 << width) - 1
     refined = 0
     for members in refinements:
@@ -135,9 +135,8 @@ def bucket_body(
         _emit_children(lines, _path_tree(tables, [position]), "event", 2, counter, prefix)
     lines += [f"    first = found & {low}", f"    if not first & {refined}:"]
     lines.append(f"        return first | {always}")
-    for position, (_, bits) in enumerate(deferred, start=len(eager) + len(gated)):
-        lines.append(f"    if first & {bits}:")
-        _emit_children(lines, _path_tree(tables, [position]), "event", 2, counter, prefix)
+    deferred_tree = _path_tree(tables, range(len(eager) + len(gated), len(tables)))
+    _emit_children(lines, deferred_tree, "event", 1, counter, prefix)
     for level, members in enumerate(refinements, start=1):
         if members:
             lines += [
