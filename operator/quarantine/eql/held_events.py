@@ -4,8 +4,8 @@ A partial match may wait up to its `maxspan` for the next stage, and busy first 
 thousands waiting (every `curl` in a container, for one Elastic rule). Held as dictionaries,
 each is a tree of some thirty objects that the garbage collector walks again and again and
 that fill the CPU caches; held as the bytes orjson writes, each is one object the collector
-never looks at, and a tenth of the memory. An event is decoded again only when its sequence
-completes.
+never looks at, in about an eighth of the memory. An event is decoded again only when its
+sequence completes.
 
 Plain dicts are packed; what orjson refuses (a dict subclass, a key that is not a string, an
 integer beyond 64 bits) is held as it is. Decoded JSON and the normalisers' events come back
