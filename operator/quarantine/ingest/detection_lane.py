@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from quarantine.detect import AlertDraft, Detector, RuleSet
 from quarantine.events import FormatChoice, normalise
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 class LineVerdict:
     """What one event line led to: drafts, nothing (ignored), or an error."""
 
-    drafts: list[AlertDraft] = field(default_factory=list)
+    drafts: Sequence[AlertDraft] = ()
     ignored: bool = False
     error: str | None = None
     reason: str = "invalid_event"
@@ -33,6 +33,11 @@ class LineVerdict:
     @property
     def internal(self) -> bool:
         return self.reason == "internal"
+
+
+# The usual answers, shared (a verdict is immutable): most lines alert nothing.
+_NOTHING_DRAFTED = LineVerdict()
+_IGNORED = LineVerdict(ignored=True)
 
 
 class DetectionLane:
@@ -57,8 +62,8 @@ class DetectionLane:
         return [self._evaluate_one(line, event_format) for line in lines]
 
     def _evaluate_one(self, raw: RawLine, event_format: FormatChoice) -> LineVerdict:
-        # Decoded here, then normalised and evaluated at once: the event is still in the CPU
-        # caches (decoding a whole batch first made evaluation about half as fast again).
+        # Decoded here, then normalised and evaluated at once, while the event is still in the
+        # CPU caches (decoding a whole batch first made each event cost half as much again).
         try:
             document = decode_object(raw.text)
         except LineDecodeError as error:
@@ -71,9 +76,10 @@ class DetectionLane:
             kind = "event" if event_format == "auto" else f"{event_format} event"
             return LineVerdict(error=f"not a valid {kind}: {error}")
         if event is None:
-            return LineVerdict(ignored=True)
+            return _IGNORED
         try:
-            return LineVerdict(drafts=self._detector.process(event))
+            drafts = self._detector.process(event)
+            return LineVerdict(drafts=drafts) if drafts else _NOTHING_DRAFTED
         except Exception:
             log.exception("evaluating an event failed")
             return LineVerdict(
