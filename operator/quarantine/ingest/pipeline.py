@@ -87,7 +87,8 @@ class EventPipeline:
             if verdict.ignored:
                 outcome.ignored += 1
                 self._metrics.events_ignored.inc()
-            detections.extend((line.line, draft) for draft in verdict.drafts)
+            if verdict.drafts:  # most lines draft nothing
+                detections.extend((line.line, draft) for draft in verdict.drafts)
         if not detections:
             return outcome
 
