@@ -10,6 +10,8 @@ NetworkPolicy (none lost), and the wall time is printed.
 
     make cluster-up
     .venv/bin/python benchmarks/bench_containment.py --alerts 200 --burst 500
+
+Quarantine's CRDs are installed from crds/ when the cluster lacks them (a fresh cluster-up).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 from kubernetes import watch
 
 from quarantine.k8s.client import load_api_client
@@ -107,7 +110,38 @@ class Bench:
 
     # --- setup ---------------------------------------------------------------------------------
 
+    def ensure_crds(self) -> None:
+        """Quarantine's CRDs (from crds/) created where missing, then served: a fresh
+        `make cluster-up` has none. CRDs already there are left as they are."""
+        base = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+        names = []
+        for path in sorted((REPO / "crds").glob("*.yaml")):
+            for document in yaml.safe_load_all(path.read_text()):
+                if not document or document.get("kind") != "CustomResourceDefinition":
+                    continue
+                name = document["metadata"]["name"]
+                names.append(name)
+                if self.kube.get_or_none(f"{base}/{name}") is None:
+                    self.kube.create(base, document)
+        deadline = time.monotonic() + 60
+        for name in names:
+            while True:
+                crd = self.kube.get(f"{base}/{name}")
+                conditions = crd.get("status", {}).get("conditions", [])
+                established = any(
+                    c["type"] == "Established" and c["status"] == "True" for c in conditions
+                )
+                group, version = crd["spec"]["group"], crd["spec"]["versions"][0]["name"]
+                served = self.kube.get_or_none(f"/apis/{group}/{version}") or {}
+                plural = crd["spec"]["names"]["plural"]
+                if established and any(r["name"] == plural for r in served.get("resources", [])):
+                    break
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"CRD {name} not served after 60 s")
+                time.sleep(0.2)
+
     def setup(self) -> None:
+        self.ensure_crds()
         self.kube.create(
             "/api/v1/namespaces",
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}},
