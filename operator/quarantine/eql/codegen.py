@@ -27,6 +27,7 @@ from typing import Any
 from quarantine.eql import ast
 from quarantine.eql.categories import category_test
 from quarantine.eql.compiler import Compiler, any_element, membership_test
+from quarantine.eql.dispatch import literal_guard
 from quarantine.eql.fields import nested_getter, values_of
 from quarantine.eql.lucene_regex import lucene_finder
 from quarantine.eql.ordering import rare_first
@@ -444,27 +445,9 @@ def _string_guards(branch: ast.Expr) -> dict[str, frozenset[str]]:
 
 
 def _string_guard(expr: ast.Expr) -> tuple[str, frozenset[str]] | None:
-    """(field, lower-cased strings) when `expr` is true only if the field equals one of them:
-    `==` a string, `in`/`in~` strings, `:`/`like`/`like~` strings without wildcards."""
-    if isinstance(expr, ast.Compare) and expr.op == "==":
-        field, literal = expr.left, expr.right
-        if isinstance(field, ast.Literal):
-            field, literal = literal, field
-        is_string = isinstance(literal, ast.Literal) and type(literal.value) is str
-        if isinstance(field, ast.Field) and isinstance(literal, ast.Literal) and is_string:
-            return field.path, frozenset((str(literal.value).lower(),))
+    """(field, lower-cased strings) when `expr` is true only if the field equals one of them
+    (`dispatch.literal_guard`, its strings lower-cased whatever the comparison's case)."""
+    guard = literal_guard(expr)
+    if guard is None:
         return None
-    if isinstance(expr, ast.InSet) and isinstance(expr.operand, ast.Field):
-        values = [v.value for v in expr.values if isinstance(v, ast.Literal)]
-        if values and len(values) == len(expr.values) and all(type(v) is str for v in values):
-            return expr.operand.path, frozenset(str(v).lower() for v in values)
-        return None
-    if (
-        isinstance(expr, ast.Match)
-        and expr.kind in ("seq", "like")
-        and isinstance(expr.operand, ast.Field)
-        and expr.patterns
-        and all(type(p) is str and not has_wildcard(p) for p in expr.patterns)
-    ):
-        return expr.operand.path, frozenset(str(p).lower() for p in expr.patterns)
-    return None
+    return guard.field.path, frozenset(value.lower() for value in guard.values)

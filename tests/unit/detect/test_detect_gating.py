@@ -10,29 +10,17 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from quarantine.detect import Detector, RuleSet
-from quarantine.elastic_import import NotEqlRuleError, load_elastic_rule
 from quarantine.eql import compile_query
 
 NAMES = ["curl", "wget", "sh", "bash", "base64", "python3", "ls", "find", "chmod", "nc", "tar"]
 ARGS = ["-c", "-d", "sh", "bash", "curl", "/tmp/x", "base64", "/var/lib/kubelet/pods/a", "-o"]
 PATHS = ["/tmp/x", "/tmp/y", "/root/a", "/var/lib/kubelet/pods/p", "/app/z", "/dev/shm/s"]
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-def _cloud_defend(shared_dir: Path) -> RuleSet:
-    rules = []
-    for path in sorted((shared_dir / "elastic-rules" / "cloud_defend").glob("*.toml")):
-        try:
-            rules.append(load_elastic_rule(path))
-        except NotEqlRuleError:
-            continue
-    return RuleSet.from_rules(rules)
 
 
 def _event(rng: random.Random, index: int, at: datetime) -> dict[str, Any]:
@@ -91,8 +79,8 @@ def _stream(seed: int, count: int) -> list[dict[str, Any]]:
     return events
 
 
-def test_generated_lookups_equal_the_generic_walk(shared_dir: Path) -> None:
-    ruleset = _cloud_defend(shared_dir)
+def test_generated_lookups_equal_the_generic_walk(cloud_defend_rules: RuleSet) -> None:
+    ruleset = cloud_defend_rules
     rng = random.Random(3)
     buckets = [ruleset.index._uncategorised, *ruleset.index._by_category.values()]
     assert any(bucket.primary.tables and bucket.refinements[0].tables for bucket in buckets)
@@ -124,8 +112,10 @@ def _by_generic_walk(index: Any, event: dict[str, Any]) -> int:
     return mask
 
 
-def test_the_generated_category_dispatch_equals_the_generic_walk(shared_dir: Path) -> None:
-    index = _cloud_defend(shared_dir).index
+def test_the_generated_category_dispatch_equals_the_generic_walk(
+    cloud_defend_rules: RuleSet,
+) -> None:
+    index = cloud_defend_rules.index
     rng = random.Random(5)
     admissions = [-1, index.rule_bits, *(index.rule_bits | b for b in index.later_bits.values())]
     for event in _stream(6, 1000):
@@ -165,9 +155,11 @@ def _results(query_text: str, events: list[dict[str, Any]], gate: bool) -> list[
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_may_take_refuses_only_events_that_change_nothing(shared_dir: Path, seed: int) -> None:
+def test_may_take_refuses_only_events_that_change_nothing(
+    cloud_defend_rules: RuleSet, seed: int
+) -> None:
     events = _stream(seed, 3000)
-    ruleset = _cloud_defend(shared_dir)
+    ruleset = cloud_defend_rules
     texts = SEQUENCES + [rule.query.text for rule in ruleset.rules if rule.is_gated_sequence]
     completed = 0
     for text in texts:
@@ -179,12 +171,12 @@ def test_may_take_refuses_only_events_that_change_nothing(shared_dir: Path, seed
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_detector_completes_every_gated_sequence_a_plain_stream_completes(
-    shared_dir: Path, seed: int
+    cloud_defend_rules: RuleSet, seed: int
 ) -> None:
     # The detector asks a waiting sequence only about the stages the index left possible
     # (its first stage, its later ones, or both): that must lose no match.
     events = _stream(seed, 3000)
-    ruleset = _cloud_defend(shared_dir)
+    ruleset = cloud_defend_rules
     detector = Detector(ruleset, event_time_clock=True)
     for event in events:
         detector.process(event)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
 from quarantine.detect import Detector, RuleSet
-from quarantine.elastic_import import NotEqlRuleError, load_elastic_rule
 from quarantine.events import FieldReads, expand_dotted, expansion, normalise
 from quarantine.events.layout_recipes import Recurrences
 
@@ -95,16 +93,6 @@ def test_another_layout_with_the_same_count_is_not_taken_for_a_known_one() -> No
     assert result["container"]["labels"] == {"x": "registry/app"}
 
 
-def _rules(shared_dir: Path) -> RuleSet:
-    rules = []
-    for path in sorted((shared_dir / "elastic-rules" / "cloud_defend").glob("*.toml")):
-        try:
-            rules.append(load_elastic_rule(path))
-        except NotEqlRuleError:
-            continue
-    return RuleSet.from_rules(rules)
-
-
 ARGV = [
     ["tar", "czf", "/tmp/k.tgz", "/root/.ssh/id_rsa"],
     ["nsenter", "-t", "1", "-m", "sh"],
@@ -154,9 +142,9 @@ def _drafts(ruleset: RuleSet, events: list[dict[str, Any]], lazy: bool) -> tuple
 
 
 def test_drafts_are_the_same_whether_unread_dotted_keys_were_expanded_or_not(
-    shared_dir: Path,
+    cloud_defend_rules: RuleSet,
 ) -> None:
-    ruleset = _rules(shared_dir)
+    ruleset = cloud_defend_rules
     rng = random.Random(5)
     events = [_cloud_defend_event(rng, number) for number in range(600)]
     (lazy, passed_on), (eager, none_passed) = (
