@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from quarantine.eql.held_events import hold, release
-from quarantine.eql.stages import CompiledStage, Result
+from quarantine.eql.stages import CompiledStage, Result, absent_key_guard
 
 Event = Mapping[str, Any]
 DEFAULT_MAX_KEYS = 100_000
@@ -109,6 +109,13 @@ class SequenceMatcher:
         # about, as feed() is usually asked next about the same event.
         self._examined: Event | None = None
         self._examined_found: list[tuple[int, list[tuple[Any, ...]]]] = []
+        # `may_take` of a simple sequence for an event its first stage cannot take (the
+        # detector knows from its index). Most such events continue no partial: with shared
+        # keys, one lookup of the event's key among the partials refuses them.
+        self.may_take_later: Callable[[Event], bool] = self._may_take_later
+        if self.simple and self.shared_keys and len(self.positives) > 1:
+            guarded = absent_key_guard(self.positives[1], self.partials, self._may_take_later)
+            self.may_take_later = guarded or self._may_take_later
 
     # --- public --------------------------------------------------------------------------
 
@@ -213,8 +220,7 @@ class SequenceMatcher:
         """`may_take` of a simple sequence for an event no later stage can take."""
         return self._examine(event, True, False)
 
-    def may_take_later(self, event: Event) -> bool:
-        """`may_take` of a simple sequence for an event its first stage cannot take."""
+    def _may_take_later(self, event: Event) -> bool:
         return self._examine(event, False, True)
 
     def _examine(self, event: Event, first: bool, later: bool) -> bool:

@@ -76,6 +76,9 @@ class CompiledStage:
     """Every composite join key of the event (a cartesian product over array keys)."""
     own_keys: bool = False
     """Whether the stage adds `by` keys of its own to the query's."""
+    string_key_paths: tuple[str, ...] | None = None
+    """The key fields' paths when every key is a plain field (no date conversion): an event
+    whose key fields all hold strings has exactly that one key."""
 
 
 def composite_keys(key_parts: tuple[KeyPart, ...], event: Event) -> list[tuple[Any, ...]]:
@@ -113,8 +116,46 @@ def _generated_string_keys(compiler: Compiler, paths: list[str], general: KeysOf
     """One generated call reading every key field (inline from nested objects when events are
     canonical); when each holds a string, they are the event's only key, else `general`
     decides."""
-    lines = ["def keys(event):"]
     namespace: dict[str, Any] = {"general": general}
+    reads, values = _key_reads(compiler, paths, namespace)
+    strings = " and ".join(f"type({value}) is str" for value in values)
+    lines = ["def keys(event):", *reads]
+    lines += [f"    if {strings}:", f"        return [({', '.join(values)},)]"]
+    lines.append("    return general(event)")  # arrays, other types, objects in arrays
+    exec(compile("\n".join(lines), "<eql join keys>", "exec"), namespace)
+    keys: KeysOf = namespace["keys"]
+    return keys
+
+
+def absent_key_guard(
+    stage: CompiledStage, waiting: Mapping[tuple[Any, ...], Any], test: Callable[[Event], bool]
+) -> Callable[[Event], bool] | None:
+    """`test` behind a cheaper refusal: an event whose only join key (every key field a
+    string) is not in `waiting` gets False without `test` running. For a sequence's later
+    stages, whose partials are filed by join key, most events are refused this way. None when
+    the stage's keys are not all plain fields."""
+    if stage.string_key_paths is None:
+        return None
+    namespace: dict[str, Any] = {"waiting": waiting, "test": test}
+    reads, values = _key_reads(stage.filter.compiler, list(stage.string_key_paths), namespace)
+    strings = " and ".join(f"type({value}) is str" for value in values)
+    lines = ["def guarded(event):", *reads]
+    lines += [
+        f"    if {strings} and ({', '.join(values)},) not in waiting:",
+        "        return False",
+    ]
+    lines.append("    return test(event)")
+    exec(compile("\n".join(lines), "<eql join key guard>", "exec"), namespace)
+    guarded: Callable[[Event], bool] = namespace["guarded"]
+    return guarded
+
+
+def _key_reads(
+    compiler: Compiler, paths: list[str], namespace: dict[str, Any]
+) -> tuple[list[str], list[str]]:
+    """Statements reading each key field into `k0`, `k1`, ... (the getters they need are
+    added to `namespace`), and those names."""
+    lines: list[str] = []
     objects: dict[tuple[str, ...], str] = {(): "event"}
     values = []
     for number, path in enumerate(paths):
@@ -135,12 +176,7 @@ def _generated_string_keys(compiler: Compiler, paths: list[str], general: KeysOf
                 )
         holder = objects[tuple(parents)]
         lines.append(f"    {value} = {holder}.get({leaf!r}) if type({holder}) is dict else None")
-    strings = " and ".join(f"type({value}) is str" for value in values)
-    lines += [f"    if {strings}:", f"        return [({', '.join(values)},)]"]
-    lines.append("    return general(event)")  # arrays, other types, objects in arrays
-    exec(compile("\n".join(lines), "<eql join keys>", "exec"), namespace)
-    keys: KeysOf = namespace["keys"]
-    return keys
+    return lines, values
 
 
 def _plain_string_paths(compiler: Compiler, exprs: tuple[ast.Expr, ...]) -> list[str] | None:
@@ -197,6 +233,12 @@ def compile_stage(
     exprs = (*query_keys, *stage.keys)
     parts = tuple(compile_key(compiler, key) for key in exprs)
     keys = keys_function(compiler, exprs)
+    paths = _plain_string_paths(compiler, exprs)
     return CompiledStage(
-        compile_filter(compiler, stage.filter), parts, stage.missing, keys, bool(stage.keys)
+        compile_filter(compiler, stage.filter),
+        parts,
+        stage.missing,
+        keys,
+        bool(stage.keys),
+        tuple(paths) if paths else None,
     )

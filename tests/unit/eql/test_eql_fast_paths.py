@@ -376,6 +376,33 @@ def test_feeding_what_may_take_examined_gives_what_feeding_alone_gives(
     assert completed > 0, "the stream must complete some sequences to compare"
 
 
+@settings(max_examples=300)
+@given(
+    waiting=st.lists(st.tuples(KEY_VALUES, KEY_VALUES), max_size=4),
+    process=KEY_HOLDERS,
+    host=KEY_VALUES,
+    nested_only=st.booleans(),
+    continues=st.booleans(),
+)
+def test_the_join_key_guard_refuses_only_what_may_take_later_refuses(
+    waiting: list[tuple[Any, Any]], process: Any, host: Any, nested_only: bool, continues: bool
+) -> None:
+    query = compile_query(
+        "sequence by process.id, host with maxspan=1s [process where true] [file where true]",
+        nested_only=nested_only,
+    )
+    stream = query.stream()
+    matcher = stream.matcher
+    assert matcher is not None
+    assert matcher.may_take_later != matcher._may_take_later, "the guard must be in place"
+    if continues and isinstance(process, dict):  # a partial under the event's own key
+        waiting = [*waiting, (process["id"], host)]
+    for position, (process_id, waiting_host) in enumerate(waiting):  # partials to continue
+        stream.feed(_ev(position, 1000, "process", process={"id": process_id}, host=waiting_host))
+    event = _ev(99, 1001, "file", process=process, host=host)
+    assert matcher.may_take_later(event) == matcher._may_take_later(event)
+
+
 def test_a_waiting_event_is_held_as_json_the_collector_does_not_walk() -> None:
     event = {"id": 1, "@timestamp": 1, "event": {"category": "process"}, "h": "a", "tags": [1.5]}
     held = hold(event)
