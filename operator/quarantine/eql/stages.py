@@ -98,15 +98,17 @@ def composite_keys(key_parts: tuple[KeyPart, ...], event: Event) -> list[tuple[A
     return list(itertools.product(*choices))
 
 
-def keys_function(compiler: Compiler, exprs: tuple[ast.Expr, ...]) -> KeysOf:
+def keys_function(
+    compiler: Compiler, exprs: tuple[ast.Expr, ...], paths: list[str] | None
+) -> KeysOf:
     """`composite_keys` for these key expressions, with a fast path for the usual case: every
-    key a plain field holding one string (whose only key is that string)."""
+    key a plain field holding one string (whose only key is that string). `paths` are the
+    key fields' paths when every key is a plain field (`_plain_string_paths`)."""
     parts = tuple(compile_key(compiler, expr) for expr in exprs)
 
     def general(event: Event) -> list[tuple[Any, ...]]:
         return composite_keys(parts, event)
 
-    paths = _plain_string_paths(compiler, exprs)
     if not paths:
         return general
     return _generated_string_keys(compiler, paths, general)
@@ -232,8 +234,8 @@ def compile_stage(
 ) -> CompiledStage:
     exprs = (*query_keys, *stage.keys)
     parts = tuple(compile_key(compiler, key) for key in exprs)
-    keys = keys_function(compiler, exprs)
     paths = _plain_string_paths(compiler, exprs)
+    keys = keys_function(compiler, exprs, paths)
     return CompiledStage(
         compile_filter(compiler, stage.filter),
         parts,
