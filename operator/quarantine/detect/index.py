@@ -17,7 +17,7 @@ names, paths and arguments come back event after event. Each bucket's lookup is 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from quarantine.detect.index_lookup import (
@@ -64,11 +64,33 @@ def index_key(value: Any) -> str | None:
     return None
 
 
+class RememberedMasks(dict[Any, int]):
+    """A field table's answer per value, remembered: `memo[value]` answers a value not seen
+    yet by asking the table, and keeps the answer of a string (or of None, an absent value:
+    no rules). So generated code looks a value up with one subscript, hit or miss. Other
+    values are answered afresh every time (`1` and `True` must not share an answer), and
+    unhashable ones (arrays, objects) raise TypeError, for the caller's slower path."""
+
+    __slots__ = ("_answer",)
+
+    def __init__(self, answer: Callable[[Any], int]) -> None:
+        super().__init__()
+        self._answer = answer
+
+    def __missing__(self, value: Any) -> int:
+        mask = self._answer(value)
+        if type(value) is str or value is None:
+            if len(self) >= MEMO_LIMIT:
+                self.clear()
+            self[value] = mask
+        return mask
+
+
 class _RememberedMasks:
     """A field's answer per value (the rules it selects), remembered per string value."""
 
     path: tuple[str, ...]
-    memo: dict[str, int]
+    memo: RememberedMasks
 
     def answer(self, value: Any) -> int:
         """The rules `value` selects, worked out afresh."""
@@ -77,12 +99,7 @@ class _RememberedMasks:
     def mask_of(self, value: Any) -> int:
         """The rules one value of the field selects."""
         if type(value) is str:
-            mask = self.memo.get(value)
-            if mask is None:
-                if len(self.memo) >= MEMO_LIMIT:
-                    self.memo.clear()
-                mask = self.memo[value] = self.answer(value)
-            return mask
+            return self.memo[value]
         return self.answer(value)
 
     def walk_mask(self, event: dict[str, Any]) -> int:
@@ -109,7 +126,7 @@ class _FieldTable(_RememberedMasks):
         self.tests: dict[int, tuple[ValueTest, ...]] = {}
         self.tested_bits = 0
         self.filed_bits = 0
-        self.memo: dict[str, int] = {}
+        self.memo = RememberedMasks(self.answer)
 
     def add(self, bit: int, trigger: FieldTrigger) -> None:
         if trigger.tests is not None and not bit & self.filed_bits:
@@ -166,7 +183,7 @@ class _StackedTable(_RememberedMasks):
     def __init__(self, path: tuple[str, ...], tables: list[tuple[int, _FieldTable]]) -> None:
         self.path = path
         self.tables = tables  # (shift, table)
-        self.memo: dict[str, int] = {}
+        self.memo = RememberedMasks(self.answer)
 
     def answer(self, value: Any) -> int:
         mask = 0

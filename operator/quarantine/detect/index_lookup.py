@@ -2,11 +2,19 @@
 the buckets behind one dispatch on the event's category.
 
 The generic walk (`RuleIndex` before it is sealed) reads each table's path from the event
-root and calls per value. This writes the same lookups as straight-line Python: objects on a
-shared path (`process` for `process.name`, `process.args`, `process.parent.name`) are read
-once, string values are looked up in each table's memo inline, and only what the inline form
-does not cover (an array of objects on the way, a value not remembered yet) calls back into
-the table. The result is the same mask the generic walk gives (`tests/unit/detect/`).
+root and calls per value. This writes the same lookups as straight-line Python, in two forms:
+
+- the general form reads objects on a shared path once (`process` for `process.name`,
+  `process.args`, `process.parent.name`), looks string values up in each table's memo
+  inline, and calls back into the table for anything else (an array of objects on the way,
+  a value not remembered yet);
+- the lean form, tried first, covers the shapes canonical events have: objects or nothing
+  on the way, a value or an array of values at the end, each answered by one subscript of
+  the table's memo (`index.RememberedMasks` answers a value it has not seen). Any other
+  shape makes it raise, and the general form takes the event. It runs about half the
+  interpreter instructions of the general form.
+
+Both give the mask the generic walk gives (`tests/unit/detect/`).
 """
 
 from __future__ import annotations
@@ -24,7 +32,11 @@ class FieldTable(Protocol):
     """What the generated code needs from a table (see `index._FieldTable`)."""
 
     path: tuple[str, ...]
-    memo: dict[str, int]
+
+    @property
+    def memo(self) -> dict[Any, int]:
+        """Masks by value; `memo[value]` answers any hashable value (`index.RememberedMasks`)."""
+        ...
 
     def mask_of(self, value: Any) -> int: ...
 
@@ -46,9 +58,18 @@ class _PathNode:
 
 
 def generate_lookup(body: BucketBody) -> Lookup:
-    """One bucket's lookup as a function of its own: `lookup(event, admitted=-1)`."""
-    lines = ["def lookup(event, admitted=-1):", *body.lines]
-    lookup: Lookup = _compiled(lines, body.namespace, "lookup")
+    """One bucket's lookup as a function of its own: `lookup(event, admitted=-1)`, the lean
+    form with the general one behind it."""
+    lines = [
+        "def general(event, admitted=-1):",
+        *body.lines,
+        "def lookup(event, admitted=-1):",
+        "    try:",
+        *_indented(body.lean_lines, 1),
+        "    except (TypeError, AttributeError):",
+        "        return general(event, admitted)",
+    ]
+    lookup: Lookup = _compiled(lines, {**body.namespace, "NOTHING": _NOTHING}, "lookup")
     return lookup
 
 
@@ -61,9 +82,13 @@ def generate_candidate_mask(
     """`event -> candidate mask` for a whole index: reads `event.category` and runs that
     bucket's lookup, the `inline` buckets' bodies written in place (no call per event), the
     `others` called; an event in none of them (or in no category) gets `uncategorised`. A
-    category array of more than one string goes to `several(categories, event, admitted)`."""
+    category array of more than one string goes to `several(categories, event, admitted)`.
+
+    The function returned tries the lean form first: an event whose category is one inline
+    bucket's, as a one-element array (ECS writes it so), is looked up there; anything else,
+    and any shape the lean body refuses, goes to the general dispatch."""
     lines = [
-        "def candidate_mask(event, admitted=-1):",
+        "def general(event, admitted=-1):",
         "    meta = event.get('event')",
         "    category = meta.get('category') if type(meta) is dict else None",
         "    if type(category) is list:",
@@ -71,7 +96,7 @@ def generate_candidate_mask(
         "            return several(category, event, admitted)",
         "        category = category[0]",
     ]
-    namespace: dict[str, Any] = {"several": several, "others": others}
+    namespace: dict[str, Any] = {"several": several, "others": others, "NOTHING": _NOTHING}
     for category, body in inline.items():
         lines.append(f"    if category == {category!r}:")
         lines += ["    " + line for line in body.lines]
@@ -84,8 +109,26 @@ def generate_candidate_mask(
         ]
     lines += uncategorised.lines
     namespace.update(uncategorised.namespace)
+    lines += [
+        "def candidate_mask(event, admitted=-1):",
+        "    try:",
+        "        category = (event.get('event') or NOTHING).get('category')",
+    ]
+    for number, (category, body) in enumerate(inline.items()):
+        namespace[f"only{number}"] = [category]
+        lines.append(f"        if category == only{number}:")
+        lines += _indented(body.lean_lines, 2)
+    lines += [
+        "    except (TypeError, AttributeError):",
+        "        pass",
+        "    return general(event, admitted)",
+    ]
     mask: Lookup = _compiled(lines, namespace, "candidate_mask")
     return mask
+
+
+def _indented(lines: list[str], levels: int) -> list[str]:
+    return [("    " * levels) + line for line in lines]
 
 
 def _compiled(lines: list[str], namespace: dict[str, Any], name: str) -> Lookup:
@@ -98,10 +141,13 @@ _body_numbers = itertools.count(1)  # names the bodies' tables apart, to share a
 
 
 class BucketBody(NamedTuple):
-    """The statements of one bucket's lookup (ending in `return`) and the names they use."""
+    """The statements of one bucket's lookup (ending in `return`) and the names they use:
+    the general form, which takes any event, and the lean one, which raises TypeError or
+    AttributeError on shapes it leaves to the general form."""
 
     lines: list[str]
     namespace: dict[str, Any]
+    lean_lines: list[str]
 
 
 def bucket_body(
@@ -126,30 +172,40 @@ def bucket_body(
     refined = 0
     for members in refinements:
         refined |= members
-    lines = ["    found = 0"]
-    counter = [0]
     eager_tree = _path_tree(tables, range(len(eager)))
-    _emit_children(lines, eager_tree, "event", 1, counter, prefix)
-    for position, (_, bits) in enumerate(gated, start=len(eager)):
-        lines.append(f"    if admitted & {bits}:")
-        _emit_children(lines, _path_tree(tables, [position]), "event", 2, counter, prefix)
-    lines += [f"    first = found & {low}", f"    if not first & {refined}:"]
-    lines.append(f"        return first | {always}")
+    gated_trees = [
+        (bits, _path_tree(tables, [position]))
+        for position, (_, bits) in enumerate(gated, start=len(eager))
+    ]
     deferred_tree = _path_tree(tables, range(len(eager) + len(gated), len(tables)))
-    _emit_children(lines, deferred_tree, "event", 1, counter, prefix)
+    # After the first-level reads: done unless a candidate needs refining.
+    middle = [f"    first = found & {low}", f"    if not first & {refined}:"]
+    middle.append(f"        return first | {always}")
+    tail: list[str] = []
     for level, members in enumerate(refinements, start=1):
         if members:
-            lines += [
+            tail += [
                 f"    if first & {members}:",
                 f"        first &= {~members} | (found >> {level * width}) & {low}",
             ]
-    lines.append(f"    return first | {always}")
+    tail.append(f"    return first | {always}")
+    bodies: list[list[str]] = []
+    for emit in (_emit_children, _emit_lean_children):
+        lines = ["    found = 0"]
+        counter = [0]
+        emit(lines, eager_tree, "event", 1, counter, prefix)
+        for bits, tree in gated_trees:
+            lines.append(f"    if admitted & {bits}:")
+            emit(lines, tree, "event", 2, counter, prefix)
+        lines += middle
+        emit(lines, deferred_tree, "event", 1, counter, prefix)
+        bodies.append(lines + tail)
     namespace: dict[str, Any] = {}
     for position, table in enumerate(tables):
         namespace[f"{prefix}{position}memo"] = table.memo
         namespace[f"{prefix}{position}mask"] = table.mask_of
         namespace[f"{prefix}{position}walk"] = table.walk_mask
-    return BucketBody(lines, namespace)
+    return BucketBody(bodies[0], namespace, bodies[1])
 
 
 def _path_tree(tables: Sequence[FieldTable], positions: Iterable[int]) -> _PathNode:
@@ -201,3 +257,47 @@ def _emit_leaf(lines: list[str], var: str, table: str, depth: int, many: bool) -
     lines += [f"{pad}if type({var}) is {first_test}:", *first]
     lines += [f"{pad}elif type({var}) is {second_test}:", *second]
     lines += [f"{pad}elif {var} is not None:", f"{pad}    found |= {mask}({var})"]
+
+
+# Fields whose values are usually arrays in ECS: the lean form loops over an array there, and
+# elsewhere hands an array to the general form (TypeError: a list is not hashable).
+_ARRAY_FIELDS = frozenset({"args", "category", "type", "tags"})
+# What an absent or empty object on the way reads as in the lean form (never written to).
+_NOTHING: dict[str, Any] = {}
+
+
+def _emit_lean_children(
+    lines: list[str], node: _PathNode, source: str, depth: int, counter: list[int], prefix: str
+) -> None:
+    """The lean reads: `memo[value]` answers any hashable value (see `index.RememberedMasks`),
+    an absent or empty object reads as empty, and any other shape raises TypeError (an array
+    or object where a value was expected) or AttributeError (something other than an object
+    on the way), which sends the event to the general form."""
+    pad = "    " * depth
+    for key, child in node.children.items():
+        read = f"{source}.get({key!r})"
+        if not child.children and len(child.tables) == 1 and key not in _ARRAY_FIELDS:
+            lines.append(f"{pad}found |= {prefix}{child.tables[0]}memo[{read}]")
+            continue
+        counter[0] += 1
+        var = f"v{counter[0]}"
+        if not child.tables:
+            lines.append(f"{pad}{var} = {read} or NOTHING")
+            _emit_lean_children(lines, child, var, depth, counter, prefix)
+            continue
+        lines.append(f"{pad}{var} = {read}")
+        for position in child.tables:
+            memo = f"{prefix}{position}memo"
+            if key in _ARRAY_FIELDS:
+                lines += [
+                    f"{pad}if type({var}) is list:",
+                    f"{pad}    for item in {var}:",
+                    f"{pad}        found |= {memo}[item]",
+                    f"{pad}else:",
+                    f"{pad}    found |= {memo}[{var}]",
+                ]
+            else:
+                lines.append(f"{pad}found |= {memo}[{var}]")
+        if child.children:
+            lines.append(f"{pad}{var} = {var} or NOTHING")
+            _emit_lean_children(lines, child, var, depth, counter, prefix)

@@ -49,8 +49,8 @@ def _event(rng: random.Random, index: int, at: datetime) -> dict[str, Any]:
 
 
 def _odd_shapes(event: dict[str, Any], rng: random.Random) -> dict[str, Any]:
-    """Shapes the generated lookups hand back to the generic walk."""
-    choice = rng.randrange(8)
+    """Shapes the generated lookups hand back to the generic walk (or to their general form)."""
+    choice = rng.randrange(12)
     args = event["process"]["args"]
     if choice == 5:
         event["process"]["args"] = [*args, 7, None, True]  # values that are not strings
@@ -66,6 +66,14 @@ def _odd_shapes(event: dict[str, Any], rng: random.Random) -> dict[str, Any]:
         event["process"]["name"] = 7  # not a string
     elif choice == 3:
         event["host"] = "linux"  # a scalar where an object was expected
+    elif choice == 8:
+        event["process"]["parent"] = rng.choice(["", 0, [], {}, False])  # empty, not an object
+    elif choice == 9:
+        event["process"]["parent"] = [{"name": "sh"}]  # an array of one object
+    elif choice == 10:
+        event["process"]["name"] = [event["process"]["name"], "nc"]  # an array of values
+    elif choice == 11:
+        event["event"] = rng.choice([None, "process", [], {"kind": "event"}])  # no category
     return event
 
 
@@ -103,7 +111,8 @@ CATEGORY_SHAPES = [["process"], "process", ["file"], "file", None, ["network"], 
 
 def _by_generic_walk(index: Any, event: dict[str, Any]) -> int:
     """The candidate mask by each bucket's generic walk, the bucket chosen by category."""
-    category = event["event"].get("category")
+    meta = event.get("event")
+    category = meta.get("category") if type(meta) is dict else None
     names = category if type(category) is list else [category]
     buckets = [index._by_category[name] for name in names if name in index._by_category]
     mask = 0
@@ -120,10 +129,39 @@ def test_the_generated_category_dispatch_equals_the_generic_walk(
     admissions = [-1, index.rule_bits, *(index.rule_bits | b for b in index.later_bits.values())]
     for event in _stream(6, 1000):
         event = _odd_shapes(event, rng)
-        event["event"]["category"] = rng.choice(CATEGORY_SHAPES)
+        if type(event["event"]) is dict:  # else: an event without a category
+            event["event"]["category"] = rng.choice(CATEGORY_SHAPES)
         expected = _by_generic_walk(index, event)
         for admitted in admissions:
             assert index.candidate_mask(event, admitted) & admitted == expected & admitted, event
+
+
+def test_the_lean_lookups_take_ordinary_events_and_leave_odd_ones_to_the_general_form(
+    cloud_defend_rules: RuleSet,
+) -> None:
+    """The generated lookups' lean form answers canonical events itself; only shapes it does
+    not read (arrays of objects, objects where values belong) reach the general form."""
+    lookup = cloud_defend_rules.index.candidate_mask
+    namespace = lookup.__globals__
+    general = namespace["general"]
+    calls = [0]
+
+    def counted(event: dict[str, Any], admitted: int = -1) -> int:
+        calls[0] += 1
+        return int(general(event, admitted))
+
+    namespace["general"] = counted
+    try:
+        for event in _stream(7, 300):
+            lookup(event, -1)
+        assert calls[0] == 0
+        rng = random.Random(8)
+        for event in _stream(9, 300):
+            event["process"]["args"] = [{"arg": "sh"}] if rng.random() < 0.5 else [["sh"]]
+            lookup(event, -1)
+        assert calls[0] == 300
+    finally:
+        namespace["general"] = general
 
 
 SEQUENCES = [

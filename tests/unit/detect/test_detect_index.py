@@ -144,3 +144,43 @@ def test_a_condition_test_that_raises_keeps_the_rule_a_candidate() -> None:
     table.tests[bit] = (broken,)
     table.memo.clear()
     assert table.mask_of(value) & bit  # a raising one keeps it
+
+
+PARENT_RULES = {
+    "parent-nc": 'process where process.parent.name == "nc"',
+    "parent-shell-c": 'process where process.parent.name in ("sh", "bash") and '
+    'process.parent.args == "-c"',
+    "leader-shell": 'process where process.name == "sh" and '
+    'process.entry_leader.entry_meta.type == "container"',
+}
+PARENT_NAMES = st.sampled_from(["nc", "sh", "bash", "nginx", 7, None, ["nc", "sh"]])
+# What may stand where an object is expected: objects, nothing, empty or odd values, arrays.
+PARENTS = st.recursive(
+    st.one_of(st.sampled_from(["", 0, [], False, "nc", 3]), st.just({})),
+    lambda inner: st.one_of(
+        st.fixed_dictionaries(
+            {"name": PARENT_NAMES},
+            optional={"args": st.lists(st.sampled_from(["-c", "sh", 1]), max_size=3) | inner},
+        ),
+        st.lists(inner, max_size=2),
+    ),
+    max_leaves=4,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(parent=PARENTS, leader=PARENTS, absent=st.booleans())
+def test_objects_on_the_path_of_any_shape_give_the_generic_walks_answer(
+    parent: Any, leader: Any, absent: bool
+) -> None:
+    """The generated lookup reads an absent or empty object as empty and leaves every other
+    shape on the way (arrays of objects, values where objects belong) to the generic walk."""
+    ruleset = RuleSet.from_rules(make_rule(name, query) for name, query in PARENT_RULES.items())
+    event = process_event("sh")
+    if not absent:
+        event["process"]["parent"] = parent
+        event["process"]["entry_leader"] = {"entry_meta": leader}
+    bucket = ruleset.index._by_category["process"]
+    expected = bucket.candidates(event)
+    assert ruleset.index.candidate_mask(event, -1) == expected
+    assert bucket.lookup(event, -1) == expected
