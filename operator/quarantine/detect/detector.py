@@ -337,7 +337,7 @@ class Detector:
                 self._by_mask = {}  # the candidates' tests with it
         fed = _with_rule_timestamp(event, rule.timestamp_field, times)
         try:
-            completed = stream.feed(fed)
+            completed = stream.feed(fed, times.for_stream(rule.timestamp_field))
         finally:
             self._note_waiting(state)
         if not completed:

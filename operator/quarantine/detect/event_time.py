@@ -1,20 +1,37 @@
-"""The time of an event for one rule: its timestamp override, else `@timestamp`."""
+"""The time of an event for one rule: its timestamp override, else `@timestamp`.
+
+A date is read as Elasticsearch reads a date field, and exactly as a rule's sequence orders
+its events (`quarantine.eql.timestamps`): RFC 3339 text or epoch milliseconds, the smallest
+value of an array, in nanoseconds. The detector reads each field once per event, and hands
+a sequence the reading it would make itself (`for_stream`), so nothing is parsed twice.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from quarantine.events.fields import get_field
-from quarantine.events.timestamps import parse_timestamp
+from quarantine.eql.fields import doc_value, nested_getter
+from quarantine.eql.values import to_epoch_nanos
 
 DEFAULT_TIMESTAMP_FIELD = "@timestamp"
-
-
+_NANOS_PER_SECOND = 1_000_000_000
 _UNREAD: Any = object()
+_getters: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
+
+
+def _getter(path: str) -> Callable[[Mapping[str, Any]], Any]:
+    found = _getters.get(path)
+    if found is None:
+        found = _getters[path] = nested_getter(path)
+    return found
+
+
+_read_default = _getter(DEFAULT_TIMESTAMP_FIELD)
 
 
 class EventTimes:
-    """Parses each timestamp field of one event at most once, however many rules ask.
+    """Reads each timestamp field of one canonical event at most once, however many rules ask.
 
     One is made for every event a rule takes, and most rules have no override: `@timestamp`
     is read without the bookkeeping other fields get."""
@@ -23,38 +40,54 @@ class EventTimes:
 
     def __init__(self, event: dict[str, Any]) -> None:
         self._event = event
-        self._default: Any = _UNREAD  # `@timestamp` parsed, once read
+        self._default: Any = _UNREAD  # `@timestamp` in nanoseconds, once read
         # Other fields, once read: whether the event holds a value there, and the time in it.
-        self._fields: dict[str, tuple[bool, float | None]] | None = None
+        self._fields: dict[str, tuple[bool, int | None]] | None = None
 
     def field(self, path: str) -> float | None:
         """Seconds since the epoch held in `path`, or None when absent or not a date."""
-        return self._read(path)[1]
+        return _seconds(self._read(path)[1])
 
     def has(self, path: str) -> bool:
         """Whether the event holds a (non-null) value at `path`, a date or not."""
         return self._read(path)[0]
 
     def for_rule(self, timestamp_field: str | None) -> float | None:
-        """The rule's event time: `timestamp_field` when the event has it, else `@timestamp`
-        (Elastic's timestamp_override falls back the same way)."""
+        """The rule's event time in seconds: `timestamp_field` when the event has a date
+        there, else `@timestamp` (Elastic's timestamp_override falls back the same way)."""
         if timestamp_field:
-            value = self._read(timestamp_field)[1]
-            if value is not None:
-                return value
-        default: float | None = self._default
-        if default is _UNREAD:
-            default = self._default = parse_timestamp(
-                get_field(self._event, DEFAULT_TIMESTAMP_FIELD)
-            )
-        return default
+            nanos = self._read(timestamp_field)[1]
+            if nanos is not None:
+                return nanos / _NANOS_PER_SECOND
+        return _seconds(self._nanos_at_timestamp())
 
-    def _read(self, path: str) -> tuple[bool, float | None]:
+    def for_stream(self, timestamp_field: str | None) -> int | None:
+        """What a stream ordering by `timestamp_field` (else `@timestamp`) reads from the event
+        the detector feeds it: the field when the event holds it, else `@timestamp`, which the
+        detector's copy carries under the field (`detector._with_rule_timestamp`)."""
+        if timestamp_field:
+            present, nanos = self._read(timestamp_field)
+            if present:
+                return nanos
+        return self._nanos_at_timestamp()
+
+    def _nanos_at_timestamp(self) -> int | None:
+        nanos: int | None = self._default
+        if nanos is _UNREAD:
+            nanos = self._default = to_epoch_nanos(doc_value(_read_default(self._event)))
+        return nanos
+
+    def _read(self, path: str) -> tuple[bool, int | None]:
         fields = self._fields
         if fields is None:
             fields = self._fields = {}
         found = fields.get(path)
         if found is None:
-            raw = get_field(self._event, path)
-            found = fields[path] = (raw is not None, parse_timestamp(raw))
+            raw = _getter(path)(self._event)
+            present = raw is not None
+            found = fields[path] = (present, to_epoch_nanos(doc_value(raw)) if present else None)
         return found
+
+
+def _seconds(nanos: int | None) -> float | None:
+    return None if nanos is None else nanos / _NANOS_PER_SECOND

@@ -180,7 +180,9 @@ def bucket_body(
     deferred_tree = _path_tree(tables, range(len(eager) + len(gated), len(tables)))
     # After the first-level reads: done unless a candidate needs refining.
     middle = [f"    first = found & {low}", f"    if not first & {refined}:"]
-    middle.append(f"        return first | {always}")
+    # Every bitwise operation makes a new integer (masks exceed 30 bits): none for `| 0`.
+    result = f"first | {always}" if always else "first"
+    middle.append(f"        return {result}")
     tail: list[str] = []
     for level, members in enumerate(refinements, start=1):
         if members:
@@ -188,7 +190,7 @@ def bucket_body(
                 f"    if first & {members}:",
                 f"        first &= {~members} | (found >> {level * width}) & {low}",
             ]
-    tail.append(f"    return first | {always}")
+    tail.append(f"    return {result}")
     bodies: list[list[str]] = []
     for emit in (_emit_children, _emit_lean_children):
         lines = ["    found = 0"]

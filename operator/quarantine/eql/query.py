@@ -12,7 +12,13 @@ from quarantine.eql.parser import parse, parse_expression
 from quarantine.eql.pipes import StreamingPipes, apply_pipes
 from quarantine.eql.prefilter import RequiredValues, categories_of, required_values
 from quarantine.eql.sample import run_sample
-from quarantine.eql.sequence import DEFAULT_MAX_KEYS, SequenceMatcher, SequencePlan
+from quarantine.eql.sequence import (
+    DEFAULT_MAX_KEYS,
+    UNREAD,
+    SequenceMatcher,
+    SequencePlan,
+    Unread,
+)
 from quarantine.eql.stages import (
     CategoryTest,
     CompiledFilter,
@@ -250,14 +256,16 @@ class QueryStream:
             return query.matches(event, self.category_field)
         return self.matcher.may_take(event) if self.matcher is not None else True
 
-    def feed(self, event: Event) -> list[Result]:
+    def feed(self, event: Event, timestamp: int | None | Unread = UNREAD) -> list[Result]:
+        """The matches `event` completes. For a sequence, `timestamp` may pass on the event's
+        time as the stream reads it (epoch nanoseconds of its timestamp field), read already."""
         query = self.query
         if query.kind == "event":
             if query.matches(event, self.category_field):
                 return self.pipes.push([Result([event])])
             return []
         if self.matcher is not None:
-            completed = self.matcher.feed(event)
+            completed = self.matcher.feed(event, timestamp)
             return self.pipes.push(completed) if completed else completed
         if len(self.buffer) < DEFAULT_SAMPLE_BUFFER:
             self.buffer.append(event)

@@ -14,6 +14,7 @@ used keys are evicted first).
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -23,6 +24,15 @@ from quarantine.eql.stages import CompiledStage, Result, absent_key_guard
 
 Event = Mapping[str, Any]
 DEFAULT_MAX_KEYS = 100_000
+
+
+class Unread(enum.Enum):
+    """`feed`'s default timestamp: not given, the matcher reads the event's own."""
+
+    TIMESTAMP = 0
+
+
+UNREAD = Unread.TIMESTAMP
 _SWEEP_EVERY = 4096
 
 
@@ -119,9 +129,11 @@ class SequenceMatcher:
 
     # --- public --------------------------------------------------------------------------
 
-    def feed(self, event: Event) -> list[Result]:
+    def feed(self, event: Event, timestamp: int | None | Unread = UNREAD) -> list[Result]:
+        """The sequences `event` completes. `timestamp`, when given, must be what
+        `read_timestamp(event)` gives (a caller that has read it already passes it on)."""
         if self.simple:
-            return self._feed_simple(event)
+            return self._feed_simple(event, timestamp)
         # Most events match no stage, so the stages are tried first and the timestamp is
         # read only when the event matters (or a match waits on a trailing missing stage).
         if not self.idle:
@@ -134,7 +146,8 @@ class SequenceMatcher:
             if not self.positive_matches[0](event):
                 return []
             matched, missing = [(0, self.positives[0].keys(event))], []
-        timestamp = self.read_timestamp(event)
+        if timestamp is UNREAD:
+            timestamp = self.read_timestamp(event)
         if timestamp is None:
             return []  # an event without a timestamp has no place in a sequence
         self.ordinal += 1
@@ -156,7 +169,7 @@ class SequenceMatcher:
             self._sweep()
         return out
 
-    def _feed_simple(self, event: Event) -> list[Result]:
+    def _feed_simple(self, event: Event, timestamp: int | None | Unread) -> list[Result]:
         """`feed` for a sequence without missing-event stages or `until` (most rules): the
         same steps, without the ones that cannot apply."""
         if event is self._examined:
@@ -166,7 +179,8 @@ class SequenceMatcher:
             matched = self._matched_positives(event)
         if not matched:
             return []
-        timestamp = self.read_timestamp(event)
+        if timestamp is UNREAD:
+            timestamp = self.read_timestamp(event)
         if timestamp is None:
             return []  # an event without a timestamp has no place in a sequence
         self.ordinal += 1
