@@ -256,7 +256,7 @@ class QueryStream:
             return query.matches(event, self.category_field)
         return self.matcher.may_take(event) if self.matcher is not None else True
 
-    def feed(self, event: Event, timestamp: int | None | Unread = UNREAD) -> list[Result]:
+    def feed(self, event: Event, timestamp: int | Unread | None = UNREAD) -> list[Result]:
         """The matches `event` completes. For a sequence, `timestamp` may pass on the event's
         time as the stream reads it (epoch nanoseconds of its timestamp field), read already."""
         query = self.query

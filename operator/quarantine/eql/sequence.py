@@ -129,7 +129,7 @@ class SequenceMatcher:
 
     # --- public --------------------------------------------------------------------------
 
-    def feed(self, event: Event, timestamp: int | None | Unread = UNREAD) -> list[Result]:
+    def feed(self, event: Event, timestamp: int | Unread | None = UNREAD) -> list[Result]:
         """The sequences `event` completes. `timestamp`, when given, must be what
         `read_timestamp(event)` gives (a caller that has read it already passes it on)."""
         if self.simple:
@@ -169,7 +169,7 @@ class SequenceMatcher:
             self._sweep()
         return out
 
-    def _feed_simple(self, event: Event, timestamp: int | None | Unread) -> list[Result]:
+    def _feed_simple(self, event: Event, timestamp: int | Unread | None) -> list[Result]:
         """`feed` for a sequence without missing-event stages or `until` (most rules): the
         same steps, without the ones that cannot apply."""
         if event is self._examined:
