@@ -63,13 +63,24 @@ build_kwok() {
 }
 
 build_helm() {
-  local major="${HELM_VERSION%%.*}"
-  if cached helm "$HELM_VERSION" version --short; then log "helm $HELM_VERSION cached"; return; fi
+  local major="${HELM_VERSION%%.*}" stamp="$BIN_DIR/helm.kube-defaults"
+  if cached helm "$HELM_VERSION" version --short && [ -f "$stamp" ]; then
+    log "helm $HELM_VERSION cached"; return
+  fi
   log "building helm $HELM_VERSION"
-  GOBIN="$BIN_DIR" go install -trimpath \
-    -ldflags "-s -w -X helm.sh/helm/$major/internal/version.version=$HELM_VERSION" \
-    "helm.sh/helm/$major/cmd/helm@$HELM_VERSION"
-  log "helm built: $("$BIN_DIR/helm" version --short)"
+  # As helm's own Makefile does: the Kubernetes version `helm template` and `helm lint` assume
+  # without --kube-version is that of the client-go helm is built with (else v1.20, which a
+  # chart's kubeVersion constraint refuses).
+  local gomod client ld p
+  gomod="$(go mod download -json "helm.sh/helm/$major@$HELM_VERSION" | python3 -c 'import sys,json;print(json.load(sys.stdin)["GoMod"])')"
+  client="$(sed -n 's#^\s*k8s.io/client-go v0\.\([0-9]*\)\..*#\1#p' "$gomod" | head -1)"
+  ld="-s -w -X helm.sh/helm/$major/internal/version.version=$HELM_VERSION"
+  for p in pkg/chartutil pkg/lint/rules; do
+    ld="$ld -X helm.sh/helm/$major/$p.k8sVersionMajor=1 -X helm.sh/helm/$major/$p.k8sVersionMinor=$client"
+  done
+  GOBIN="$BIN_DIR" go install -trimpath -ldflags "$ld" "helm.sh/helm/$major/cmd/helm@$HELM_VERSION"
+  echo "v1.$client" >"$stamp"
+  log "helm built: $("$BIN_DIR/helm" version --short), assuming Kubernetes v1.$client by default"
 }
 
 build_kubernetes() {
