@@ -402,6 +402,9 @@ class LocalCluster:
             # With it, pods created before their namespace's `default` ServiceAccount exists are
             # refused, which makes tests racy; no kubelet mounts tokens here anyway.
             "--disable-admission-plugins=ServiceAccount",
+            # PodTemplates (which nothing here uses) are watched from etcd itself, not from the
+            # API server's cache, so a test can expire a watch's history by compacting etcd.
+            "--watch-cache-sizes=podtemplates#0",
         ]
 
     def _component_kubeconfig_args(self) -> list[str]:
