@@ -138,7 +138,13 @@ class MatcherService:
         routes = [
             *event_routes(pipeline, self.metrics, max_body_bytes=self._options.max_body_bytes),
             *alert_intake_routes(
-                ExternalAlertRecorder(self._api, resolver, writer=writer, counter=self._counter),
+                ExternalAlertRecorder(
+                    self._api,
+                    resolver,
+                    writer=writer,
+                    counter=self._counter,
+                    namespaces=self._namespaces,
+                ),
                 default_rule=self._options.default_alert_rule,
                 max_body_bytes=self._options.max_body_bytes,
                 metrics=self.metrics,

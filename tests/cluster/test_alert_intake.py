@@ -232,3 +232,54 @@ def test_a_missing_playbook_rule_a_wrong_token_or_a_big_body_creates_nothing(
     big = {**alert, "output": "x" * MAX_BODY}
     assert post_alerts(matcher, "falco", big).status_code == 413
     assert get_json(cluster, "-n", namespace, "alerts")["items"] == []
+
+
+@pytest.fixture
+def scoped_rule(crds_installed: LocalCluster) -> Iterator[dict[str, Any]]:
+    """A playbook rule for pods labelled tier=frontend only."""
+    name = f"intake-scoped-{uuid.uuid4().hex[:8]}"
+    rule = playbook_rule(name)
+    rule["spec"]["scope"] = {"podSelector": {"matchLabels": {"tier": "frontend"}}}
+    crds_installed.kubectl("apply", "-f", "-", input=json.dumps(rule))
+    yield rule
+    crds_installed.kubectl("delete", "detectionrule", name, "--wait=false", check=False)
+
+
+def test_an_alert_for_a_pod_outside_the_playbook_rules_scope_creates_nothing(
+    cluster: LocalCluster,
+    namespace: str,
+    matcher: RunningMatcher,
+    scoped_rule: dict[str, Any],
+    web_pod: dict[str, Any],
+) -> None:
+    """The playbook rule's scope holds for external alerts as for the rule's own matches:
+    the pod (app=web, no tier label) is outside it, so no Alert, and the answer says why."""
+    rule = scoped_rule["metadata"]["name"]
+    pod = web_pod["metadata"]["name"]
+    outside = (
+        'quarantine_matcher_external_alerts_rejected_total{reason="out_of_scope",source="falco"}'
+    )
+    before = metric(matcher, outside)
+    response = post_alerts(matcher, "falco", falcosidekick_alert(namespace, pod), rule=rule)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["alerts"] == [] and answer["errors"] == []
+    (warning,) = answer["warnings"]
+    assert warning["line"] == 1
+    assert (
+        f"pod {namespace}/{pod} is outside the scope of DetectionRule {rule!r}"
+        in (warning["warning"])
+    )
+    assert metric(matcher, outside) == before + 1
+    assert get_json(cluster, "-n", namespace, "alerts")["items"] == []
+
+    # Labelled into the scope: once the matcher's pod watch has the new label, it alerts.
+    cluster.kubectl("-n", namespace, "label", "pod", pod, "tier=frontend")
+
+    def recorded() -> list[str] | None:
+        alert = falcosidekick_alert(namespace, pod)
+        found = post_alerts(matcher, "falco", alert, rule=rule).json()["alerts"]
+        return found or None
+
+    (reference,) = wait_for("the labelled pod to be in scope", recorded, timeout=30)
+    assert reference.startswith(f"{namespace}/falco-read-sensitive-file")

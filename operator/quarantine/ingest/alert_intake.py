@@ -23,7 +23,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from quarantine.ingest.alert_recorder import AlertRecording, PlaybookRuleMissing, check_rule_name
+from quarantine.ingest.alert_recorder import (
+    AlertRecording,
+    OutsideRuleScope,
+    PlaybookRuleMissing,
+    check_rule_name,
+)
 from quarantine.ingest.body import BodyError, decode_content, read_limited
 from quarantine.ingest.external_alerts import (
     ExternalAlertError,
@@ -113,6 +118,8 @@ def alert_intake_routes(
             return refuse(
                 422, f"DetectionRule {playbook_rule!r} does not exist: name one with ?rule=NAME"
             )
+        except ExternalAlertError as error:  # the rule is there, but unusable
+            return refuse(422, str(error))
         except ApiError as error:
             return refuse(503, f"cannot read DetectionRule {playbook_rule!r}: {error}")
         outcome = await _record_all(recorder, items, source, playbook_rule, metrics)
@@ -176,6 +183,12 @@ async def _record_all(
         except ExternalAlertError as error:
             rejected.labels(source, "invalid_alert").inc()
             outcome.errors.append({**item.position, "error": str(error)})
+            continue
+        except OutsideRuleScope as outside:
+            # The rule's own terms, not a fault of the sender: said, not refused.
+            rejected.labels(source, "out_of_scope").inc()
+            outcome.accepted += 1
+            outcome.warnings.append({**item.position, "warning": str(outside)})
             continue
         except PlaybookRuleMissing:
             rejected.labels(source, "rule_missing").inc()

@@ -1,21 +1,27 @@
 """Turns an ExternalAlert into an Alert in the cluster: find the pod, take the playbook rule,
-and write through the matcher's own AlertWriter (create, or count a resend)."""
+check the pod is in that rule's scope, and write through the matcher's own AlertWriter
+(create, or count a resend)."""
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from kubernetes import client
+from pydantic import ValidationError
 
+from quarantine.api.detection_rule import RuleScope
+from quarantine.detect.scope import ScopeCheck
 from quarantine.detect.trim import trim_event
 from quarantine.ingest.external_alerts import ExternalAlert, ExternalAlertError
 from quarantine.k8s.alert_manifest import AlertOccurrence
 from quarantine.k8s.alert_writer import AlertWriter
 from quarantine.k8s.raw import ApiError, request_json
 from quarantine.k8s.rule_status import AlertCounter
+from quarantine.k8s.scope import ScopeVerdict, scope_verdict
 from quarantine.k8s.targets import ResolvedTarget, TargetHint
 
 DETECTION_RULES = "/apis/quarantine.io/v1alpha1/detectionrules"
@@ -38,8 +44,22 @@ class PlaybookRuleMissing(LookupError):
     """The DetectionRule that should provide the playbook does not exist."""
 
 
+class OutsideRuleScope(Exception):
+    """The alert's pod is outside the playbook rule's scope: no Alert, by the rule's own terms."""
+
+
 class TargetResolving(Protocol):
     def resolve(self, hint: TargetHint) -> ResolvedTarget: ...
+
+
+class NamespaceLabels(Protocol):
+    def labels(self, name: str) -> Mapping[str, str] | None: ...
+
+
+@dataclass(frozen=True)
+class _PlaybookRule:
+    rule_id: str | None
+    scope: ScopeCheck
 
 
 @dataclass(frozen=True)
@@ -75,18 +95,24 @@ class ExternalAlertRecorder:
         *,
         writer: AlertWriter | None = None,
         counter: AlertCounter | None = None,
+        namespaces: NamespaceLabels | None = None,
         rule_cache_seconds: float = 30.0,
     ) -> None:
         self._api = api
         self._resolver = resolver
         self._writer = writer or AlertWriter(api)
         self._counter = counter
+        self._namespaces = namespaces
         self._rule_cache_seconds = rule_cache_seconds
-        self._rule_ids: dict[str, tuple[float, str | None]] = {}
+        self._rules: dict[str, tuple[float, _PlaybookRule]] = {}
 
     def playbook_rule_id(self, rule_name: str) -> str | None:
         """The ruleId of DetectionRule `rule_name`; PlaybookRuleMissing when there is none."""
-        cached = self._rule_ids.get(rule_name)
+        return self._playbook_rule(rule_name).rule_id
+
+    def _playbook_rule(self, rule_name: str) -> _PlaybookRule:
+        """The rule's id and scope, read again after `rule_cache_seconds`."""
+        cached = self._rules.get(rule_name)
         if cached and time.monotonic() - cached[0] < self._rule_cache_seconds:
             return cached[1]
         try:
@@ -95,17 +121,34 @@ class ExternalAlertRecorder:
             if error.status == 404:
                 raise PlaybookRuleMissing(rule_name) from None
             raise
-        rule_id = (rule.get("spec") or {}).get("ruleId")
-        self._rule_ids[rule_name] = (time.monotonic(), rule_id)
-        return rule_id
+        spec = rule.get("spec") or {}
+        try:
+            scope = RuleScope.model_validate(spec["scope"]) if spec.get("scope") else None
+        except ValidationError as error:
+            raise ExternalAlertError(
+                f"DetectionRule {rule_name!r} has a scope that cannot be read: {error}"
+            ) from None
+        found = _PlaybookRule(spec.get("ruleId"), ScopeCheck.from_scope(scope))
+        self._rules[rule_name] = (time.monotonic(), found)
+        return found
 
     def record(self, alert: ExternalAlert, playbook_rule: str) -> Recorded:
-        fallback_rule_id = self.playbook_rule_id(playbook_rule)
+        rule = self._playbook_rule(playbook_rule)
+        fallback_rule_id = rule.rule_id
         target = self._resolver.resolve(alert)
         if not target.namespace:
             raise ExternalAlertError(
                 f"container {alert.container_id} is not running in any known pod, and the alert "
                 "names no namespace and pod"
+            )
+        namespace_labels = (
+            self._namespaces.labels(target.namespace) if self._namespaces is not None else None
+        )
+        verdict = scope_verdict(rule.scope, target, namespace_labels)
+        if verdict is ScopeVerdict.OUT:
+            raise OutsideRuleScope(
+                f"pod {target.namespace}/{target.pod} is outside the scope of DetectionRule "
+                f"{playbook_rule!r}: no Alert"
             )
         occurrence = AlertOccurrence(
             name=alert.alert_name,
@@ -125,9 +168,15 @@ class ExternalAlertRecorder:
         if self._counter is not None:
             # The playbook rule's alertCount sums the counts of the Alerts that name it.
             self._counter.record(playbook_rule, occurrence.count, occurrence.last_seen)
-        warning = None
+        warnings = []
         if not target.resolved:
-            warning = (
+            warnings.append(
                 f"pod {target.namespace}/{target.pod} is not known (yet); Alert written as named"
             )
+        if verdict is ScopeVerdict.UNKNOWN:
+            warnings.append(
+                f"the scope of DetectionRule {playbook_rule!r} could not be checked (pod or "
+                "namespace not known); alerting anyway"
+            )
+        warning = "; ".join(warnings) or None
         return Recorded(target.namespace, written.name, written.result, warning)

@@ -80,7 +80,7 @@ class MatcherMetrics:
         self.external_alerts_rejected = Counter(
             f"{PREFIX}_external_alerts_rejected",
             "Alert documents that did not become an Alert, by source and reason "
-            "(invalid_alert, rule_missing, write_failed).",
+            "(invalid_alert, rule_missing, out_of_scope, write_failed).",
             ["source", "reason"],
             registry=self.registry,
         )
