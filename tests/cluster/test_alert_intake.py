@@ -7,6 +7,7 @@ pod index comes from its own watch."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
@@ -39,21 +40,27 @@ def playbook_rule(name: str) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def applied(cluster: LocalCluster, rule: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """`rule` in the cluster for the duration, deleted afterwards (without waiting)."""
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(rule))
+    try:
+        yield rule
+    finally:
+        name = rule["metadata"]["name"]
+        cluster.kubectl("delete", "detectionrule", name, "--wait=false", check=False)
+
+
 @pytest.fixture(scope="module")
 def default_rule(crds_installed: LocalCluster) -> Iterator[dict[str, Any]]:
-    rule = playbook_rule(DEFAULT_RULE)
-    crds_installed.kubectl("apply", "-f", "-", input=json.dumps(rule))
-    yield rule
-    crds_installed.kubectl("delete", "detectionrule", DEFAULT_RULE, "--wait=false", check=False)
+    with applied(crds_installed, playbook_rule(DEFAULT_RULE)) as rule:
+        yield rule
 
 
 @pytest.fixture
 def named_rule(crds_installed: LocalCluster) -> Iterator[dict[str, Any]]:
-    name = f"intake-named-{uuid.uuid4().hex[:8]}"
-    rule = playbook_rule(name)
-    crds_installed.kubectl("apply", "-f", "-", input=json.dumps(rule))
-    yield rule
-    crds_installed.kubectl("delete", "detectionrule", name, "--wait=false", check=False)
+    with applied(crds_installed, playbook_rule(f"intake-named-{uuid.uuid4().hex[:8]}")) as rule:
+        yield rule
 
 
 @pytest.fixture(scope="module")
@@ -237,12 +244,10 @@ def test_a_missing_playbook_rule_a_wrong_token_or_a_big_body_creates_nothing(
 @pytest.fixture
 def scoped_rule(crds_installed: LocalCluster) -> Iterator[dict[str, Any]]:
     """A playbook rule for pods labelled tier=frontend only."""
-    name = f"intake-scoped-{uuid.uuid4().hex[:8]}"
-    rule = playbook_rule(name)
+    rule = playbook_rule(f"intake-scoped-{uuid.uuid4().hex[:8]}")
     rule["spec"]["scope"] = {"podSelector": {"matchLabels": {"tier": "frontend"}}}
-    crds_installed.kubectl("apply", "-f", "-", input=json.dumps(rule))
-    yield rule
-    crds_installed.kubectl("delete", "detectionrule", name, "--wait=false", check=False)
+    with applied(crds_installed, rule) as applied_rule:
+        yield applied_rule
 
 
 def test_an_alert_for_a_pod_outside_the_playbook_rules_scope_creates_nothing(
