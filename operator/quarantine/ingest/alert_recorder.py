@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -21,7 +20,7 @@ from quarantine.k8s.alert_manifest import AlertOccurrence
 from quarantine.k8s.alert_writer import AlertWriter
 from quarantine.k8s.raw import ApiError, request_json
 from quarantine.k8s.rule_status import AlertCounter
-from quarantine.k8s.scope import ScopeVerdict, scope_verdict
+from quarantine.k8s.scope import NamespaceLabels, ScopeVerdict, scope_verdict
 from quarantine.k8s.targets import ResolvedTarget, TargetHint
 
 DETECTION_RULES = "/apis/quarantine.io/v1alpha1/detectionrules"
@@ -50,10 +49,6 @@ class OutsideRuleScope(Exception):
 
 class TargetResolving(Protocol):
     def resolve(self, hint: TargetHint) -> ResolvedTarget: ...
-
-
-class NamespaceLabels(Protocol):
-    def labels(self, name: str) -> Mapping[str, str] | None: ...
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from quarantine.ingest.metrics import MatcherMetrics
 from quarantine.ingest.ndjson import LineError, RawLine
 from quarantine.ingest.outcome import BatchOutcome, LineWarning
 from quarantine.k8s.alert_manifest import MAX_ALERT_EVENTS, AlertOccurrence
-from quarantine.k8s.scope import ScopeVerdict, scope_verdict
+from quarantine.k8s.scope import NamespaceLabels, ScopeVerdict, scope_verdict
 from quarantine.k8s.targets import ResolvedTarget, TargetHint
 
 log = logging.getLogger(__name__)
@@ -31,10 +31,6 @@ log = logging.getLogger(__name__)
 
 class Resolver(Protocol):
     def resolve(self, hint: TargetHint) -> ResolvedTarget: ...
-
-
-class NamespaceLabels(Protocol):
-    def labels(self, name: str) -> Mapping[str, str] | None: ...
 
 
 class DetectionCounter(Protocol):

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from typing import Protocol
 
 from quarantine.api import LabelSelector
 from quarantine.detect.scope import ScopeCheck, selector_matches
 from quarantine.k8s.targets import ResolvedTarget
+
+
+class NamespaceLabels(Protocol):
+    """Where namespace labels come from (the matcher's watch of namespaces)."""
+
+    def labels(self, name: str) -> Mapping[str, str] | None: ...
 
 
 class ScopeVerdict(enum.Enum):
