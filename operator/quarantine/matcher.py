@@ -144,6 +144,7 @@ class MatcherService:
                     writer=writer,
                     counter=self._counter,
                     namespaces=self._namespaces,
+                    watched_rules=self._rules.get,
                 ),
                 default_rule=self._options.default_alert_rule,
                 max_body_bytes=self._options.max_body_bytes,

@@ -288,3 +288,29 @@ def test_an_alert_for_a_pod_outside_the_playbook_rules_scope_creates_nothing(
 
     (reference,) = wait_for("the labelled pod to be in scope", recorded, timeout=30)
     assert reference.startswith(f"{namespace}/falco-read-sensitive-file")
+
+
+def test_a_change_to_the_playbook_rules_scope_applies_to_the_next_alert(
+    cluster: LocalCluster,
+    namespace: str,
+    matcher: RunningMatcher,
+    named_rule: dict[str, Any],
+    web_pod: dict[str, Any],
+) -> None:
+    """The intake reads the playbook rule from the matcher's own watch of DetectionRules, so
+    an edit counts from the next alert on, not after a cache expires (30 s)."""
+    rule = named_rule["metadata"]["name"]
+    pod = web_pod["metadata"]["name"]
+    first = post_alerts(matcher, "falco", falcosidekick_alert(namespace, pod), rule=rule)
+    assert first.status_code == 200 and len(first.json()["alerts"]) == 1, first.text
+    elsewhere = {"spec": {"scope": {"namespaces": ["somewhere-else"]}}}
+    cluster.kubectl("patch", "detectionrule", rule, "--type=merge", "-p", json.dumps(elsewhere))
+
+    def refused() -> dict[str, Any] | None:
+        answer = post_alerts(matcher, "falco", falcosidekick_alert(namespace, pod), rule=rule)
+        body: dict[str, Any] = answer.json()
+        return body if body.get("warnings") else None
+
+    answer = wait_for("the new scope to apply", refused, timeout=10)
+    assert answer["alerts"] == []
+    assert "is outside the scope of DetectionRule" in answer["warnings"][0]["warning"]

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from kubernetes import client
 from pydantic import ValidationError
@@ -91,6 +92,7 @@ class ExternalAlertRecorder:
         writer: AlertWriter | None = None,
         counter: AlertCounter | None = None,
         namespaces: NamespaceLabels | None = None,
+        watched_rules: Callable[[str], Mapping[str, Any] | None] | None = None,
         rule_cache_seconds: float = 30.0,
     ) -> None:
         self._api = api
@@ -98,6 +100,7 @@ class ExternalAlertRecorder:
         self._writer = writer or AlertWriter(api)
         self._counter = counter
         self._namespaces = namespaces
+        self._watched_rules = watched_rules
         self._rule_cache_seconds = rule_cache_seconds
         self._rules: dict[str, tuple[float, _PlaybookRule]] = {}
 
@@ -106,7 +109,12 @@ class ExternalAlertRecorder:
         return self._playbook_rule(rule_name).rule_id
 
     def _playbook_rule(self, rule_name: str) -> _PlaybookRule:
-        """The rule's id and scope, read again after `rule_cache_seconds`."""
+        """The rule's id and scope: as the matcher's watch of DetectionRules has it, so a
+        change applies at once; a rule the watch has not seen (yet) is read from the API
+        server, and that answer kept for `rule_cache_seconds`."""
+        watched = self._watched_rules(rule_name) if self._watched_rules is not None else None
+        if watched is not None:
+            return _read_playbook_rule(rule_name, watched)
         cached = self._rules.get(rule_name)
         if cached and time.monotonic() - cached[0] < self._rule_cache_seconds:
             return cached[1]
@@ -116,14 +124,7 @@ class ExternalAlertRecorder:
             if error.status == 404:
                 raise PlaybookRuleMissing(rule_name) from None
             raise
-        spec = rule.get("spec") or {}
-        try:
-            scope = RuleScope.model_validate(spec["scope"]) if spec.get("scope") else None
-        except ValidationError as error:
-            raise ExternalAlertError(
-                f"DetectionRule {rule_name!r} has a scope that cannot be read: {error}"
-            ) from None
-        found = _PlaybookRule(spec.get("ruleId"), ScopeCheck.from_scope(scope))
+        found = _read_playbook_rule(rule_name, rule)
         self._rules[rule_name] = (time.monotonic(), found)
         return found
 
@@ -175,3 +176,15 @@ class ExternalAlertRecorder:
             )
         warning = "; ".join(warnings) or None
         return Recorded(target.namespace, written.name, written.result, warning)
+
+
+def _read_playbook_rule(rule_name: str, rule: Mapping[str, Any]) -> _PlaybookRule:
+    """The id and scope of a DetectionRule object."""
+    spec = rule.get("spec") or {}
+    try:
+        scope = RuleScope.model_validate(spec["scope"]) if spec.get("scope") else None
+    except ValidationError as error:
+        raise ExternalAlertError(
+            f"DetectionRule {rule_name!r} has a scope that cannot be read: {error}"
+        ) from None
+    return _PlaybookRule(spec.get("ruleId"), ScopeCheck.from_scope(scope))

@@ -37,6 +37,11 @@ class RuleWatchHandler:
         self.loaded = threading.Event()
         """Set once the first catalog has reached the detector."""
 
+    def get(self, name: str) -> Mapping[str, Any] | None:
+        """The DetectionRule `name` as the watch last saw it (None: not seen, or deleted).
+        Safe from other threads: a lookup in a dict the watch thread replaces or updates."""
+        return self._objects.get(name)
+
     def replace(self, objects: list[dict[str, Any]]) -> None:
         self._objects = {_name(obj): obj for obj in objects}
         self._rebuild_if_changed()
