@@ -79,7 +79,8 @@ class _RuleState:
     @property
     def waiting(self) -> bool:
         """Whether a gated sequence's stream waits for more than its first stage."""
-        return self.gated and self.stream is not None and not self.stream.idle
+        matcher = self.stream.matcher if self.gated and self.stream is not None else None
+        return matcher is not None and not matcher.idle
 
 
 class Detector:
@@ -335,11 +336,15 @@ class Detector:
             if state.gated:  # from now on the stream's own test
                 state.takes = _stream_test(stream)
                 self._by_mask = {}  # the candidates' tests with it
-        fed = _with_rule_timestamp(event, rule.timestamp_field, times)
+        override = rule.timestamp_field
+        fed = event
+        if override and not times.has(override):  # the usual event needs no copy, nor a call
+            fed = _with_rule_timestamp(event, override, times)
         try:
-            completed = stream.feed(fed, times.for_stream(rule.timestamp_field))
+            completed = stream.feeder(fed, times.for_stream(override))
         finally:
-            self._note_waiting(state)
+            if state.gated:
+                self._note_waiting(state)
         if not completed:
             return []
         state.counters.matched += len(completed)

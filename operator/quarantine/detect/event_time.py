@@ -83,9 +83,14 @@ class EventTimes:
             fields = self._fields = {}
         found = fields.get(path)
         if found is None:
-            raw = _getter(path)(self._event)
-            present = raw is not None
-            found = fields[path] = (present, to_epoch_nanos(doc_value(raw)) if present else None)
+            raw = (_getters.get(path) or _getter(path))(self._event)
+            if raw is None:
+                found = fields[path] = (False, None)
+            else:  # a string is its own doc value (the usual case, without a call)
+                found = fields[path] = (
+                    True,
+                    to_epoch_nanos(raw if type(raw) is str else doc_value(raw)),
+                )
         return found
 
 

@@ -241,6 +241,10 @@ class QueryStream:
         self.buffer: list[Event] = []
         if query.kind == "sequence":
             self.matcher = query._sequence_matcher(category_field, timestamp_field, max_keys)
+        # `feed` itself, or for a sequence without pipes its matcher's (one call fewer).
+        self.feeder: Callable[[Event, int | Unread | None], list[Result]] = self.feed
+        if self.matcher is not None and not query.pipes:
+            self.feeder = self.matcher.feeder
 
     @property
     def idle(self) -> bool:

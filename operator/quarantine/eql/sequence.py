@@ -126,14 +126,20 @@ class SequenceMatcher:
         if self.simple and self.shared_keys and len(self.positives) > 1:
             guarded = absent_key_guard(self.positives[1], self.partials, self._may_take_later)
             self.may_take_later = guarded or self._may_take_later
+        # `feed` for this sequence's kind, chosen once: callers on a hot path use it directly.
+        self.feeder: Callable[[Event, int | Unread | None], list[Result]] = (
+            self._feed_simple if self.simple else self._feed_general
+        )
 
     # --- public --------------------------------------------------------------------------
 
     def feed(self, event: Event, timestamp: int | Unread | None = UNREAD) -> list[Result]:
         """The sequences `event` completes. `timestamp`, when given, must be what
         `read_timestamp(event)` gives (a caller that has read it already passes it on)."""
-        if self.simple:
-            return self._feed_simple(event, timestamp)
+        return self.feeder(event, timestamp)
+
+    def _feed_general(self, event: Event, timestamp: int | Unread | None) -> list[Result]:
+        """`feed` for a sequence with missing-event stages or `until`."""
         # Most events match no stage, so the stages are tried first and the timestamp is
         # read only when the event matters (or a match waits on a trailing missing stage).
         if not self.idle:
@@ -300,7 +306,7 @@ class SequenceMatcher:
     def _slots(self, key: tuple[Any, ...]) -> list[_Partial | None]:
         slots = self.partials.pop(key, None)
         if slots is None:
-            slots = [None] * max(len(self.positives) - 1, 1)
+            slots = [None] * len(self.pending)
             if len(self.partials) >= self.max_keys:
                 self._kill(next(iter(self.partials)))
         self.partials[key] = slots  # re-inserted: most recently used last
@@ -313,7 +319,7 @@ class SequenceMatcher:
         if stage_index == 0:
             if last_stage == 0:
                 return _Partial((event,), (timestamp,), (self.ordinal,))
-            self._fill(self._slots(key), 0, _Partial((hold(event),), (timestamp,), (self.ordinal,)))
+            self._open(key, _Partial((hold(event),), (timestamp,), (self.ordinal,)))
             return None
         if key not in self.partials:
             return None
@@ -332,6 +338,21 @@ class SequenceMatcher:
             slots, stage_index, _Partial((*previous.events, hold(event)), timestamps, ordinals)
         )
         return None
+
+    def _open(self, key: tuple[Any, ...], partial: _Partial) -> None:
+        """File a first-stage partial under `key` (replacing an older one): `_slots` and
+        `_fill` in one step, as every event a first stage takes comes here."""
+        partials = self.partials
+        slots = partials.pop(key, None)
+        if slots is None:
+            if len(partials) >= self.max_keys:
+                self._kill(next(iter(partials)))
+            slots = [None] * len(self.pending)
+        if slots[0] is None:
+            self.pending[0] += 1
+            self.pending_total += 1
+        slots[0] = partial
+        partials[key] = slots  # (re-)inserted: most recently used last
 
     def _fill(self, slots: list[_Partial | None], index: int, partial: _Partial | None) -> None:
         """Set one slot, keeping the pending counts right."""

@@ -121,7 +121,7 @@ def _generated_string_keys(compiler: Compiler, paths: list[str], general: KeysOf
     namespace: dict[str, Any] = {"general": general}
     reads, values = _key_reads(compiler, paths, namespace)
     strings = " and ".join(f"type({value}) is str" for value in values)
-    lines = ["def keys(event):", *reads]
+    lines = ["def keys(event):", *_falling_back(reads, "return general(event)")]
     lines += [f"    if {strings}:", f"        return [({', '.join(values)},)]"]
     lines.append("    return general(event)")  # arrays, other types, objects in arrays
     exec(compile("\n".join(lines), "<eql join keys>", "exec"), namespace)
@@ -141,7 +141,7 @@ def absent_key_guard(
     namespace: dict[str, Any] = {"waiting": waiting, "test": test}
     reads, values = _key_reads(stage.filter.compiler, list(stage.string_key_paths), namespace)
     strings = " and ".join(f"type({value}) is str" for value in values)
-    lines = ["def guarded(event):", *reads]
+    lines = ["def guarded(event):", *_falling_back(reads, "return test(event)")]
     lines += [
         f"    if {strings} and ({', '.join(values)},) not in waiting:",
         "        return False",
@@ -152,14 +152,23 @@ def absent_key_guard(
     return guarded
 
 
+# What an absent or empty object on a key's path reads as (never written to).
+_NOTHING: dict[str, Any] = {}
+
+
 def _key_reads(
     compiler: Compiler, paths: list[str], namespace: dict[str, Any]
 ) -> tuple[list[str], list[str]]:
     """Statements reading each key field into `k0`, `k1`, ... (the getters they need are
-    added to `namespace`), and those names."""
+    added to `namespace`), and those names.
+
+    For canonical events the reads are inline and lean: an absent or empty object on the way
+    reads as empty, and anything else that is not an object raises AttributeError, which the
+    caller answers the general way (`_falling_back`)."""
     lines: list[str] = []
     objects: dict[tuple[str, ...], str] = {(): "event"}
     values = []
+    namespace["NOTHING"] = _NOTHING
     for number, path in enumerate(paths):
         value = f"k{number}"
         values.append(value)
@@ -172,13 +181,21 @@ def _key_reads(
             if tuple(parents[:depth]) not in objects:
                 above = objects[tuple(parents[: depth - 1])]
                 name = objects[tuple(parents[:depth])] = f"o{len(objects)}"
-                lines.append(
-                    f"    {name} = {above}.get({parents[depth - 1]!r}) "
-                    f"if type({above}) is dict else None"
-                )
+                lines.append(f"    {name} = {above}.get({parents[depth - 1]!r}) or NOTHING")
         holder = objects[tuple(parents)]
-        lines.append(f"    {value} = {holder}.get({leaf!r}) if type({holder}) is dict else None")
+        lines.append(f"    {value} = {holder}.get({leaf!r})")
     return lines, values
+
+
+def _falling_back(reads: list[str], fallback: str) -> list[str]:
+    """`reads` inside a `try` whose AttributeError (something other than an object on a key's
+    path) runs `fallback`."""
+    return [
+        "    try:",
+        *("    " + line for line in reads),
+        "    except AttributeError:",
+        f"        {fallback}",
+    ]
 
 
 def _plain_string_paths(compiler: Compiler, exprs: tuple[ast.Expr, ...]) -> list[str] | None:

@@ -74,15 +74,16 @@ _NANOS_PER_MILLI = 1_000_000
 
 def to_epoch_nanos(value: Any) -> int | None:
     """A date value as nanoseconds since the epoch; numbers and numeric strings are millis."""
-    if type(value) is int:
+    if type(value) is str:  # the usual case first
+        fast = _utc_iso_nanos(value)
+        if fast is not None:
+            return fast
+    elif type(value) is int:
         return value * _NANOS_PER_MILLI
-    if type(value) is float:
+    elif type(value) is float:
         return int(Decimal(repr(value)) * _NANOS_PER_MILLI)
-    if type(value) is not str:
+    else:
         return None
-    fast = _utc_iso_nanos(value)
-    if fast is not None:
-        return fast
     if _EPOCH_RE.fullmatch(value):
         try:
             return int(Decimal(value) * _NANOS_PER_MILLI)

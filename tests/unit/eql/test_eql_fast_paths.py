@@ -308,6 +308,7 @@ KEY_VALUES = st.one_of(
 KEY_HOLDERS = st.one_of(
     st.none(),
     st.just("odd"),
+    st.sampled_from([0, "", [], {}, False]),  # empty or falsy where an object belongs
     st.fixed_dictionaries({"id": KEY_VALUES, "name": KEY_VALUES}),
     st.lists(st.fixed_dictionaries({"id": KEY_VALUES}), max_size=2),
 )
@@ -396,7 +397,7 @@ def test_the_join_key_guard_refuses_only_what_may_take_later_refuses(
     assert matcher is not None
     assert matcher.may_take_later != matcher._may_take_later, "the guard must be in place"
     if continues and isinstance(process, dict):  # a partial under the event's own key
-        waiting = [*waiting, (process["id"], host)]
+        waiting = [*waiting, (process.get("id"), host)]
     for position, (process_id, waiting_host) in enumerate(waiting):  # partials to continue
         stream.feed(_ev(position, 1000, "process", process={"id": process_id}, host=waiting_host))
     event = _ev(99, 1001, "file", process=process, host=host)
