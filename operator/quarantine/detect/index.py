@@ -264,10 +264,11 @@ class _Bucket:
                 by_path.setdefault(table.path, []).append((depth * width, table))
         # A field some rule is filed under is read for every event, once for all levels. A
         # field that only later sequence stages are filed under is read only while such a stage
-        # is admitted, and a field that only refines only when a candidate needs refining.
+        # is admitted, and a field that only refines only when a rule it refines is a
+        # candidate.
         eager: list[_StackedTable] = []
         gated: list[tuple[_StackedTable, int]] = []
-        deferred: list[_StackedTable] = []
+        deferred: list[tuple[_StackedTable, int]] = []
         for path, tables in by_path.items():
             first_level = [table for shift, table in tables if shift == 0]
             if first_level and _bits_of(first_level[0]) & ~later_bits:
@@ -275,8 +276,12 @@ class _Bucket:
                 continue
             if first_level:
                 gated.append((_StackedTable(path, tables[:1]), _bits_of(first_level[0])))
-            if tables[len(first_level) :]:
-                deferred.append(_StackedTable(path, tables[len(first_level) :]))
+            refining = tables[len(first_level) :]
+            if refining:
+                refined = 0  # the rules whose refinement reads this field
+                for _, table in refining:
+                    refined |= table.filed_bits
+                deferred.append((_StackedTable(path, refining), refined))
         members = [level.members for level in self.refinements]
         self.body = bucket_body(eager, deferred, width, members, self.always, gated=gated)
         self.lookup = generate_lookup(self.body)

@@ -152,7 +152,7 @@ class BucketBody(NamedTuple):
 
 def bucket_body(
     eager: Sequence[FieldTable],
-    deferred: Sequence[FieldTable],
+    deferred: Sequence[tuple[FieldTable, int]],
     width: int,
     refinements: Sequence[int],
     always: int,
@@ -162,12 +162,13 @@ def bucket_body(
     """`event -> candidate mask` for one bucket whose tables stack their levels (level k's
     bits sit `k * width` bits up). The members of refinement level k (`refinements[k - 1]`)
     stay candidates only if their level-k clause holds too; the unconditional rules (`always`)
-    join at the end. `deferred` tables serve refinement levels only, so they are read only
-    when a first-level candidate needs refining. Each `gated` table comes with the only bits
-    it selects (later sequence stages), and is read only when the caller admits one of them
-    (`admitted`)."""
+    join at the end. `deferred` tables serve refinement levels only: each comes with the
+    first-level bits of the rules it refines, and is read only when one of them is a
+    candidate (no other rule's refinement reads its answer). Each `gated` table comes with
+    the only bits it selects (later sequence stages), and is read only when the caller admits
+    one of them (`admitted`)."""
     prefix = f"b{next(_body_numbers)}_"
-    tables = [*eager, *(table for table, _ in gated), *deferred]
+    tables = [*eager, *(table for table, _ in gated), *(table for table, _ in deferred)]
     low = (1 << width) - 1
     refined = 0
     for members in refinements:
@@ -177,7 +178,13 @@ def bucket_body(
         (bits, _path_tree(tables, [position]))
         for position, (_, bits) in enumerate(gated, start=len(eager))
     ]
-    deferred_tree = _path_tree(tables, range(len(eager) + len(gated), len(tables)))
+    # Deferred tables refining the same rules are read together (sharing their objects).
+    deferred_by_bits: dict[int, list[int]] = {}
+    for position, (_, bits) in enumerate(deferred, start=len(eager) + len(gated)):
+        deferred_by_bits.setdefault(bits, []).append(position)
+    deferred_trees = [
+        (bits, _path_tree(tables, positions)) for bits, positions in deferred_by_bits.items()
+    ]
     # After the first-level reads: done unless a candidate needs refining.
     middle = [f"    first = found & {low}", f"    if not first & {refined}:"]
     # Every bitwise operation makes a new integer (masks exceed 30 bits): none for `| 0`.
@@ -200,7 +207,9 @@ def bucket_body(
             lines.append(f"    if admitted & {bits}:")
             emit(lines, tree, "event", 2, counter, prefix)
         lines += middle
-        emit(lines, deferred_tree, "event", 1, counter, prefix)
+        for bits, tree in deferred_trees:
+            lines.append(f"    if first & {bits}:")
+            emit(lines, tree, "event", 2, counter, prefix)
         bodies.append(lines + tail)
     namespace: dict[str, Any] = {}
     for position, table in enumerate(tables):
