@@ -148,14 +148,17 @@ def load_ruleset() -> RuleSet:
     return ruleset
 
 
-def best_time(action: Callable[[], object], repeat: int) -> float:
-    """The least CPU time of `repeat` runs (CPU time, as the machine is shared)."""
-    times = []
+def best_times(actions: list[Callable[[], object]], repeat: int) -> list[float]:
+    """The least CPU time of each action over `repeat` rounds (CPU time, as the machine is
+    shared). A round runs every action once, so a change in the machine's speed during the
+    measurement touches all of them alike instead of the ones measured last."""
+    times: list[list[float]] = [[] for _ in actions]
     for _ in range(repeat):
-        start = time.process_time()
-        action()
-        times.append(time.process_time() - start)
-    return min(times)
+        for action, taken in zip(actions, times, strict=True):
+            start = time.process_time()
+            action()
+            taken.append(time.process_time() - start)
+    return [min(taken) for taken in times]
 
 
 def main() -> int:
@@ -217,10 +220,9 @@ def main() -> int:
             if event is not None:
                 candidate_mask(event, admitted)
 
-    decode_seconds = best_time(decode_only, args.repeat)
-    normalise_seconds = best_time(up_to_normalise, args.repeat)
-    index_seconds = best_time(up_to_index, args.repeat)
-    full_seconds = best_time(full_path, args.repeat)
+    decode_seconds, normalise_seconds, index_seconds, full_seconds = best_times(
+        [decode_only, up_to_normalise, up_to_index, full_path], args.repeat
+    )
     count = args.events
     print(f"rules: {len(ruleset)} compiled, {len(ruleset.errors)} refused")
     print(f"events: {count} ({len(data) / count:.0f} bytes each, layout {args.layout})")
