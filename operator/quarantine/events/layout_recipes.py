@@ -74,8 +74,13 @@ def compile_recipe(layouts: Sequence[KeyLayout]) -> Recipe:
 
 
 def compile_layout_check(layouts: Sequence[KeyLayout]) -> Callable[[dict[str, Any]], bool]:
-    """`document -> bool`: whether the document has one of `layouts`, checked as a recipe
-    checks it (the holders' keys in order, and the top-level keys when they hold dots)."""
+    """`document -> bool`: whether the document holds the dotted keys of one of `layouts`
+    where that layout holds them (each holder an object with those keys among its own; the
+    top-level ones in the document itself).
+
+    The caller must have counted exactly that layout's number of dotted keys in the whole
+    document (at least as many as it holds): then those are all of them, wherever else the
+    document differs from the layout (other keys, other values)."""
     lines = ["def check(document):"]
     namespace: dict[str, Any] = {}
     for position, layout in enumerate(layouts):
@@ -83,22 +88,18 @@ def compile_layout_check(layouts: Sequence[KeyLayout]) -> Callable[[dict[str, An
             f"h{position}_{number} = document[{name!r}]"
             for number, (name, _) in enumerate(layout.holders)
         ]
-        checks = [
-            f"type(h{position}_{number}) is dict and tuple(h{position}_{number}) == "
-            f"keys{position}_{number}"
-            for number in range(len(layout.holders))
-        ]
-        if layout.top_level_keys is not None:
-            checks.insert(0, f"tuple(document) == shape{position}")
+        checks: list[str] = []
+        for number, (_, keys) in enumerate(layout.holders):
+            holder = f"h{position}_{number}"
+            checks.append(f"type({holder}) is dict")
+            checks += [f"{key!r} in {holder}" for key in keys if "." in key]
+        checks += [f"{key!r} in document" for key in layout.top_level_keys or () if "." in key]
         if reads:
             # A missing holder means another layout; the lookups are cheapest unguarded.
             lines += ["    try:", *_indented(2, reads), "    except KeyError:", "        pass"]
             lines += ["    else:", *_indented(1, _return_true_if(checks))]
         else:
             lines += _return_true_if(checks)
-        for number, (_, keys) in enumerate(layout.holders):
-            namespace[f"keys{position}_{number}"] = keys
-        namespace[f"shape{position}"] = layout.top_level_keys
     lines.append("    return False")
     exec(compile("\n".join(lines) + "\n", "<layout check>", "exec"), namespace)
     check: Callable[[dict[str, Any]], bool] = namespace["check"]

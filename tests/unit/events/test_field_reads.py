@@ -93,6 +93,22 @@ def test_another_layout_with_the_same_count_is_not_taken_for_a_known_one() -> No
     assert result["container"]["labels"] == {"x": "registry/app"}
 
 
+def test_a_known_layout_with_other_plain_keys_in_its_holders_is_handed_on_as_it_came() -> None:
+    reads = FieldReads(["container.id", "process.name", "orchestrator.namespace"])
+    for number in range(6):
+        expand_dotted(_document(number), text=orjson.dumps(_document(number)), reads=reads)
+    # The same dotted keys where the layout has them; the holders' other keys differ.
+    varied = _document(9)
+    varied["container"] = {"runtime": "containerd", **varied["container"]}
+    del varied["orchestrator"]["namespace"]
+    result = expand_dotted(varied, text=orjson.dumps(varied), reads=reads)
+    assert result is varied
+    # A further dotted key anywhere makes the count differ: then the document is expanded.
+    varied["process"] = {"name": "sh", "parent.name": "bash"}
+    result = expand_dotted(varied, text=orjson.dumps(varied), reads=reads)
+    assert result["process"] == {"name": "sh", "parent": {"name": "bash"}}
+
+
 ARGV = [
     ["tar", "czf", "/tmp/k.tgz", "/root/.ssh/id_rsa"],
     ["nsenter", "-t", "1", "-m", "sh"],
