@@ -49,9 +49,10 @@ def drive(mode: str, layout: str, count: int, most: int) -> None:
     detector = Detector(ruleset)
     process, reads = detector.process, detector.field_reads
     for line in lines:
-        event = normalise(loads(line), text=line, reads=reads)
-        if event is not None:
-            process(event)
+        document = loads(line)
+        event = normalise(document, text=line, reads=reads)
+        if event is not None:  # as the matcher's detection lane hands events over
+            process(event, line if event is document else None)
 
 
 def instructions(mode: str, layout: str, count: int, most: int) -> int:

@@ -199,9 +199,10 @@ def main() -> int:
         reads = detector.field_reads  # as the matcher's detection lane normalises
         drafts = 0
         for line in data.splitlines():
-            event = normalise(loads(line), text=line, reads=reads)
-            if event is not None:
-                drafts += len(process(event))
+            document = loads(line)
+            event = normalise(document, text=line, reads=reads)
+            if event is not None:  # as the matcher's detection lane hands events over
+                drafts += len(process(event, line if event is document else None))
         drafts_seen[0] = drafts
         return drafts
 

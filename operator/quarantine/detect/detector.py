@@ -80,7 +80,8 @@ class _RuleState:
     def waiting(self) -> bool:
         """Whether a gated sequence's stream waits for more than its first stage."""
         matcher = self.stream.matcher if self.gated and self.stream is not None else None
-        return matcher is not None and not matcher.idle
+        # A gated sequence has no missing-event stages, so partials are all it waits with.
+        return matcher is not None and matcher.pending_total > 0
 
 
 class Detector:
@@ -172,8 +173,12 @@ class Detector:
             snapshot[name] = replace(state.counters, evaluated=state.counters.evaluated + unfolded)
         return snapshot
 
-    def process(self, event: dict[str, Any]) -> list[AlertDraft]:
-        """The alert drafts `event` causes (most events cause none)."""
+    def process(self, event: dict[str, Any], text: bytes | None = None) -> list[AlertDraft]:
+        """The alert drafts `event` causes (most events cause none).
+
+        `text`, when given, must be JSON text that decodes to `event` (the line the event came
+        in as, when normalising left it as decoded): a sequence waiting with the event then
+        holds that text instead of serialising the event again."""
         admitted = self._admitted
         mask = self._candidate_mask(event, admitted) & admitted
         if not mask:
@@ -196,7 +201,7 @@ class Detector:
                 taken = [state]
             else:
                 taken.append(state)
-        return [] if taken is None else self._decide(taken, event, offline_nows)
+        return [] if taken is None else self._decide(taken, event, offline_nows, text)
 
     def _offline_nows(
         self, event: dict[str, Any], candidates: tuple[tuple[_RuleState, EventTest], ...]
@@ -227,7 +232,7 @@ class Detector:
             return
         if state.waiting:
             self._admitted |= state.later_bit
-        else:
+        elif self._admitted & state.later_bit:
             self._admitted &= ~state.later_bit
 
     def _fold_mask_counts(self) -> None:
@@ -242,6 +247,7 @@ class Detector:
         taken: list[_RuleState],
         event: dict[str, Any],
         offline_nows: dict[str, float] | None,
+        text: bytes | None = None,
     ) -> list[AlertDraft]:
         """The rules that took `event`: look-back, scope, exceptions, sequences, drafts."""
         times = EventTimes(event)
@@ -264,7 +270,7 @@ class Detector:
                     continue
             try:
                 if state.sequence_like:
-                    matches = self._feed(state, event, times)
+                    matches = self._feed(state, event, times, text)
                 else:
                     matches = self._matched(state, event)
             except Exception as error:  # one odd rule must not stop the others
@@ -319,6 +325,7 @@ class Detector:
         state: _RuleState,
         event: dict[str, Any],
         times: EventTimes,
+        text: bytes | None = None,
     ) -> list[list[dict[str, Any]]]:
         """A sequence (or sample) rule on one event: the sequences it completes."""
         rule = state.rule
@@ -340,8 +347,9 @@ class Detector:
         fed = event
         if override and not times.has(override):  # the usual event needs no copy, nor a call
             fed = _with_rule_timestamp(event, override, times)
+            text = None  # the copy is not what the text decodes to
         try:
-            completed = stream.feeder(fed, times.for_stream(override))
+            completed = stream.feeder(fed, times.for_stream(override), text)
         finally:
             if state.gated:
                 self._note_waiting(state)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from quarantine.eql.fields import doc_value, nested_getter
-from quarantine.eql.values import to_epoch_nanos
+from quarantine.eql.values import to_epoch_nanos, utc_iso_nanos
 
 DEFAULT_TIMESTAMP_FIELD = "@timestamp"
 _NANOS_PER_SECOND = 1_000_000_000
@@ -25,9 +25,6 @@ def _getter(path: str) -> Callable[[Mapping[str, Any]], Any]:
     if found is None:
         found = _getters[path] = nested_getter(path)
     return found
-
-
-_read_default = _getter(DEFAULT_TIMESTAMP_FIELD)
 
 
 class EventTimes:
@@ -59,7 +56,8 @@ class EventTimes:
             nanos = self._read(timestamp_field)[1]
             if nanos is not None:
                 return nanos / _NANOS_PER_SECOND
-        return _seconds(self._nanos_at_timestamp())
+        nanos = self._nanos_at_timestamp()
+        return None if nanos is None else nanos / _NANOS_PER_SECOND
 
     def for_stream(self, timestamp_field: str | None) -> int | None:
         """What a stream ordering by `timestamp_field` (else `@timestamp`) reads from the event
@@ -74,7 +72,7 @@ class EventTimes:
     def _nanos_at_timestamp(self) -> int | None:
         nanos: int | None = self._default
         if nanos is _UNREAD:
-            nanos = self._default = to_epoch_nanos(doc_value(_read_default(self._event)))
+            nanos = self._default = _nanos_in(self._event.get(DEFAULT_TIMESTAMP_FIELD))
         return nanos
 
     def _read(self, path: str) -> tuple[bool, int | None]:
@@ -84,14 +82,15 @@ class EventTimes:
         found = fields.get(path)
         if found is None:
             raw = (_getters.get(path) or _getter(path))(self._event)
-            if raw is None:
-                found = fields[path] = (False, None)
-            else:  # a string is its own doc value (the usual case, without a call)
-                found = fields[path] = (
-                    True,
-                    to_epoch_nanos(raw if type(raw) is str else doc_value(raw)),
-                )
+            found = fields[path] = (False, None) if raw is None else (True, _nanos_in(raw))
         return found
+
+
+def _nanos_in(raw: Any) -> int | None:
+    """A date field's raw value in nanoseconds; the usual RFC 3339 text (its own doc value)
+    without the general conversion's calls."""
+    nanos = utc_iso_nanos(raw) if type(raw) is str else None
+    return to_epoch_nanos(doc_value(raw)) if nanos is None else nanos
 
 
 def _seconds(nanos: int | None) -> float | None:

@@ -242,7 +242,7 @@ class QueryStream:
         if query.kind == "sequence":
             self.matcher = query._sequence_matcher(category_field, timestamp_field, max_keys)
         # `feed` itself, or for a sequence without pipes its matcher's (one call fewer).
-        self.feeder: Callable[[Event, int | Unread | None], list[Result]] = self.feed
+        self.feeder: Callable[[Event, int | Unread | None, bytes | None], list[Result]] = self.feed
         if self.matcher is not None and not query.pipes:
             self.feeder = self.matcher.feeder
 
@@ -260,16 +260,19 @@ class QueryStream:
             return query.matches(event, self.category_field)
         return self.matcher.may_take(event) if self.matcher is not None else True
 
-    def feed(self, event: Event, timestamp: int | Unread | None = UNREAD) -> list[Result]:
+    def feed(
+        self, event: Event, timestamp: int | Unread | None = UNREAD, text: bytes | None = None
+    ) -> list[Result]:
         """The matches `event` completes. For a sequence, `timestamp` may pass on the event's
-        time as the stream reads it (epoch nanoseconds of its timestamp field), read already."""
+        time as the stream reads it (epoch nanoseconds of its timestamp field), read already,
+        and `text` the JSON text `event` decodes from (`SequenceMatcher.feed`)."""
         query = self.query
         if query.kind == "event":
             if query.matches(event, self.category_field):
                 return self.pipes.push([Result([event])])
             return []
         if self.matcher is not None:
-            completed = self.matcher.feed(event, timestamp)
+            completed = self.matcher.feed(event, timestamp, text)
             return self.pipes.push(completed) if completed else completed
         if len(self.buffer) < DEFAULT_SAMPLE_BUFFER:
             self.buffer.append(event)

@@ -15,6 +15,7 @@ used keys are evicted first).
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -44,6 +45,11 @@ class _Partial(NamedTuple):
     events: tuple[Any, ...]
     timestamps: tuple[int, ...]
     ordinals: tuple[int, ...]
+
+
+# `_Partial` made from a tuple in C, without the Python-level `__new__` NamedTuple adds:
+# the first stage of a busy sequence makes one per event it takes.
+_new_partial: Callable[[tuple[Any, ...]], _Partial] = functools.partial(tuple.__new__, _Partial)
 
 
 @dataclass(slots=True)
@@ -127,18 +133,27 @@ class SequenceMatcher:
             guarded = absent_key_guard(self.positives[1], self.partials, self._may_take_later)
             self.may_take_later = guarded or self._may_take_later
         # `feed` for this sequence's kind, chosen once: callers on a hot path use it directly.
-        self.feeder: Callable[[Event, int | Unread | None], list[Result]] = (
+        # Whether a first-stage event opens a partial (rather than completing a one-stage
+        # sequence at once).
+        self.opens_partials = len(self.positives) > 1
+        self.feeder: Callable[[Event, int | Unread | None, bytes | None], list[Result]] = (
             self._feed_simple if self.simple else self._feed_general
         )
 
     # --- public --------------------------------------------------------------------------
 
-    def feed(self, event: Event, timestamp: int | Unread | None = UNREAD) -> list[Result]:
+    def feed(
+        self, event: Event, timestamp: int | Unread | None = UNREAD, text: bytes | None = None
+    ) -> list[Result]:
         """The sequences `event` completes. `timestamp`, when given, must be what
-        `read_timestamp(event)` gives (a caller that has read it already passes it on)."""
-        return self.feeder(event, timestamp)
+        `read_timestamp(event)` gives (a caller that has read it already passes it on).
+        `text`, when given, must be JSON text that decodes to `event` (the line it came in
+        as): a partial then holds it instead of serialising the event again."""
+        return self.feeder(event, timestamp, text)
 
-    def _feed_general(self, event: Event, timestamp: int | Unread | None) -> list[Result]:
+    def _feed_general(
+        self, event: Event, timestamp: int | Unread | None, text: bytes | None = None
+    ) -> list[Result]:
         """`feed` for a sequence with missing-event stages or `until`."""
         # Most events match no stage, so the stages are tried first and the timestamp is
         # read only when the event matters (or a match waits on a trailing missing stage).
@@ -162,7 +177,7 @@ class SequenceMatcher:
         self._record_missing(missing, event, timestamp)
         for stage_index, keys in matched:
             for key in keys:
-                completed = self._advance(stage_index, key, event, timestamp)
+                completed = self._advance(stage_index, key, event, timestamp, text)
                 if completed is not None:
                     out.extend(self._complete(completed, key))
         until = self.plan.until
@@ -175,7 +190,9 @@ class SequenceMatcher:
             self._sweep()
         return out
 
-    def _feed_simple(self, event: Event, timestamp: int | Unread | None) -> list[Result]:
+    def _feed_simple(
+        self, event: Event, timestamp: int | Unread | None, text: bytes | None = None
+    ) -> list[Result]:
         """`feed` for a sequence without missing-event stages or `until` (most rules): the
         same steps, without the ones that cannot apply."""
         if event is self._examined:
@@ -194,8 +211,16 @@ class SequenceMatcher:
             self.now = timestamp
         out: list[Result] = []
         for stage_index, keys in matched:
+            if stage_index == 0 and self.opens_partials:
+                # The usual event a sequence takes: its first stage opens a partial, the
+                # same one (immutable) under each of its keys.
+                held = hold(event) if text is None else text
+                opened = _new_partial(((held,), (timestamp,), (self.ordinal,)))
+                for key in keys:
+                    self._open(key, opened)
+                continue
             for key in keys:
-                completed = self._advance(stage_index, key, event, timestamp)
+                completed = self._advance(stage_index, key, event, timestamp, text)
                 if completed is not None:
                     out.extend(self._complete(completed, key))
         if self.ordinal % _SWEEP_EVERY == 0:
@@ -238,7 +263,9 @@ class SequenceMatcher:
 
     def may_take_first(self, event: Event) -> bool:
         """`may_take` of a simple sequence for an event no later stage can take."""
-        return self._examine(event, True, False)
+        found = self._matched_positives(event, True, False)  # `_examine`, one call less
+        self._examined, self._examined_found = event, found
+        return bool(found)
 
     def _may_take_later(self, event: Event) -> bool:
         return self._examine(event, False, True)
@@ -313,13 +340,19 @@ class SequenceMatcher:
         return slots
 
     def _advance(
-        self, stage_index: int, key: tuple[Any, ...], event: Event, timestamp: int
+        self,
+        stage_index: int,
+        key: tuple[Any, ...],
+        event: Event,
+        timestamp: int,
+        text: bytes | None = None,
     ) -> _Partial | None:
         last_stage = len(self.positives) - 1
         if stage_index == 0:
             if last_stage == 0:
                 return _Partial((event,), (timestamp,), (self.ordinal,))
-            self._open(key, _Partial((hold(event),), (timestamp,), (self.ordinal,)))
+            held = hold(event) if text is None else text
+            self._open(key, _new_partial(((held,), (timestamp,), (self.ordinal,))))
             return None
         if key not in self.partials:
             return None
@@ -335,7 +368,11 @@ class SequenceMatcher:
         if stage_index == last_stage:
             return _Partial((*previous.events, event), timestamps, ordinals)
         self._fill(
-            slots, stage_index, _Partial((*previous.events, hold(event)), timestamps, ordinals)
+            slots,
+            stage_index,
+            _Partial(
+                (*previous.events, hold(event) if text is None else text), timestamps, ordinals
+            ),
         )
         return None
 

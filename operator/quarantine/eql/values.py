@@ -75,7 +75,7 @@ _NANOS_PER_MILLI = 1_000_000
 def to_epoch_nanos(value: Any) -> int | None:
     """A date value as nanoseconds since the epoch; numbers and numeric strings are millis."""
     if type(value) is str:  # the usual case first
-        fast = _utc_iso_nanos(value)
+        fast = utc_iso_nanos(value)
         if fast is not None:
             return fast
     elif type(value) is int:
@@ -123,7 +123,7 @@ _second_starts: dict[str, int | None] = {}
 _MEMO_LIMIT = 4096
 
 
-def _utc_iso_nanos(value: str) -> int | None:
+def utc_iso_nanos(value: str) -> int | None:
     """The usual shape, `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, without regex or datetime (this
     runs for every event a sequence looks at); None for any other shape."""
     length = len(value)

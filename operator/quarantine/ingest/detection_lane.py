@@ -80,7 +80,8 @@ class DetectionLane:
         if event is None:
             return _IGNORED
         try:
-            drafts = self._detector.process(event)
+            # An event left as decoded is held by waiting sequences as the line it came in as.
+            drafts = self._detector.process(event, raw.text if event is document else None)
             return LineVerdict(drafts=drafts) if drafts else _NOTHING_DRAFTED
         except Exception:
             log.exception("evaluating an event failed")

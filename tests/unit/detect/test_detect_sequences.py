@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import orjson
 from detect_helpers import make_rule, process_event
 
 from quarantine.detect import Detector, RuleSet
@@ -64,6 +65,39 @@ def test_sequence_orders_by_override_with_timestamp_fallback() -> None:
     (draft,) = detector.process(chmod)
     assert draft.source_events[0] is curl  # the alert shows the event as it came
     assert "ingested" not in curl["event"]
+
+
+def _waiting(detector: Detector, rule: str) -> tuple[object, ...]:
+    """What the rule's stream holds for its waiting first-stage events."""
+    stream = detector._states[rule].stream
+    assert stream is not None and stream.matcher is not None
+    return tuple(slots[0].events[0] for slots in stream.matcher.partials.values() if slots[0])
+
+
+def test_a_waiting_event_is_held_as_the_text_it_came_in_as() -> None:
+    detector = _detector("download-then-chmod")
+    curl = process_event("curl", "-o", "/tmp/x", at=_at(0), container="c1")
+    text = orjson.dumps(curl)
+    assert detector.process(curl, text) == []
+    assert _waiting(detector, "download-then-chmod") == (text,)
+    assert _waiting(detector, "download-then-chmod")[0] is text  # not serialised again
+    (draft,) = detector.process(process_event("chmod", at=_at(1), container="c1"))
+    assert draft.source_events[0] == curl
+
+
+def test_a_retimed_copy_is_not_held_as_the_original_text() -> None:
+    """Without the override field the stream gets a copy carrying `@timestamp` there, which
+    the line does not decode to: the copy is held instead."""
+    detector = _detector("download-then-chmod", timestampField="event.ingested")
+    curl = process_event("curl", at=_at(0), container="c1")
+    assert detector.process(curl, orjson.dumps(curl)) == []
+    (held,) = _waiting(detector, "download-then-chmod")
+    assert type(held) is not bytes and held == {
+        **curl,
+        "event": {**curl["event"], "ingested": curl["@timestamp"]},
+    }
+    (draft,) = detector.process(process_event("chmod", at=_at(1), container="c1"))
+    assert draft.source_events[0] is curl
 
 
 FILE_THEN_EXEC = """sequence by container.id with maxspan=10s

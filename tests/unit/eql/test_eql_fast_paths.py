@@ -212,7 +212,7 @@ ISO_SAMPLES = [
 
 def _without_fast_path(value: str, monkeypatch: pytest.MonkeyPatch) -> int | None:
     with monkeypatch.context() as patched:
-        patched.setattr(eql_values, "_utc_iso_nanos", lambda text: None)
+        patched.setattr(eql_values, "utc_iso_nanos", lambda text: None)
         return eql_values.to_epoch_nanos(value)
 
 
@@ -414,6 +414,27 @@ def test_a_waiting_event_is_held_as_json_the_collector_does_not_walk() -> None:
     stream.feed(event)
     (match,) = stream.feed(_ev(2, 2, "file", h="a"))
     assert match[0] == event and match[0] is not event  # decoded again, equal
+
+
+@pytest.mark.parametrize("feeder", ["simple", "general"])
+def test_a_waiting_event_given_with_its_text_is_held_as_that_text(feeder: str) -> None:
+    """The caller's line is kept as it is (no second serialisation), at every waiting stage,
+    and decoded again when the sequence completes."""
+    until = " until [network where true]" if feeder == "general" else ""
+    query = compile_query(
+        f"sequence by h [process where true] [file where true] [alert where true]{until}"
+    )
+    stream = query.stream()
+    matcher = stream.matcher
+    assert matcher is not None and matcher.simple == (feeder == "simple")
+    first, second = _ev(1, 1, "process", h="a"), _ev(2, 2, "file", h="a", path="/x")
+    first_text, second_text = json.dumps(first).encode(), b" " + json.dumps(second).encode()
+    stream.feed(first, 1, first_text)
+    assert matcher.partials[("a",)][0].events[0] is first_text
+    stream.feed(second, 2, second_text)
+    assert matcher.partials[("a",)][1].events == (first_text, second_text)
+    (match,) = stream.feed(_ev(3, 3, "alert", h="a"))
+    assert match[:2] == [first, second]
 
 
 class _Marked(dict[str, Any]):

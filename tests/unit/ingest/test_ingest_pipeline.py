@@ -247,3 +247,37 @@ def test_lines_that_are_not_json_objects_are_line_errors_and_the_rest_still_aler
     assert len(sink.alerts) == 1
     assert metrics.events_rejected.labels("invalid_json")._value.get() == 2
     assert metrics.events_rejected.labels("invalid_event")._value.get() == 0
+
+
+def test_a_waiting_event_the_normaliser_rewrote_comes_back_as_rewritten() -> None:
+    """The lane hands the detector an event's line only when the event is that line decoded:
+    a Tetragon event, rewritten into ECS, is held as ECS, and the alert shows ECS."""
+    query = (
+        'sequence by container.id with maxspan=10s [process where process.name == "curl"]'
+        ' [process where process.name == "chmod"]'
+    )
+    # No timestamp override: a Tetragon event has no `event.ingested` for a copy to carry.
+    ruleset = RuleSet.from_rules([rule_with(query=query, timestampField=None)])
+    assert ruleset.errors == {}
+    moment = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    lane = DetectionLane(Detector(ruleset, clock=moment.timestamp))
+
+    def tetragon_exec(binary: str, seconds: int) -> bytes:
+        process = {
+            "binary": binary,
+            "arguments": "-o /tmp/x",
+            "pod": {"namespace": "shop", "name": "web-1", "container": {"id": "containerd://c1"}},
+        }
+        stamp = moment.replace(second=seconds).isoformat().replace("+00:00", "Z")
+        return orjson.dumps({"process_exec": {"process": process}, "time": stamp})
+
+    try:
+        lines = split_ndjson(tetragon_exec("/usr/bin/curl", 0) + b"\n")
+        assert asyncio.run(lane.evaluate(lines, "tetragon"))[0].drafts == ()
+        lines = split_ndjson(tetragon_exec("/bin/chmod", 1) + b"\n")
+        (verdict,) = asyncio.run(lane.evaluate(lines, "tetragon"))
+    finally:
+        lane.close()
+    (draft,) = verdict.drafts
+    first = draft.source_events[0]
+    assert "process_exec" not in first and first["process"]["name"] == "curl"
