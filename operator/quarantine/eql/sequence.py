@@ -15,7 +15,6 @@ used keys are evicted first).
 from __future__ import annotations
 
 import enum
-import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -45,11 +44,6 @@ class _Partial(NamedTuple):
     events: tuple[Any, ...]
     timestamps: tuple[int, ...]
     ordinals: tuple[int, ...]
-
-
-# `_Partial` made from a tuple in C, without the Python-level `__new__` NamedTuple adds:
-# the first stage of a busy sequence makes one per event it takes.
-_new_partial: Callable[[tuple[Any, ...]], _Partial] = functools.partial(tuple.__new__, _Partial)
 
 
 @dataclass(slots=True)
@@ -176,6 +170,9 @@ class SequenceMatcher:
         out = self._decide_awaiting(event, timestamp) if self.awaiting else []
         self._record_missing(missing, event, timestamp)
         for stage_index, keys in matched:
+            if stage_index == 0 and self.opens_partials:
+                self._open_first(keys, event, timestamp, text)
+                continue
             for key in keys:
                 completed = self._advance(stage_index, key, event, timestamp, text)
                 if completed is not None:
@@ -212,12 +209,7 @@ class SequenceMatcher:
         out: list[Result] = []
         for stage_index, keys in matched:
             if stage_index == 0 and self.opens_partials:
-                # The usual event a sequence takes: its first stage opens a partial, the
-                # same one (immutable) under each of its keys.
-                held = hold(event) if text is None else text
-                opened = _new_partial(((held,), (timestamp,), (self.ordinal,)))
-                for key in keys:
-                    self._open(key, opened)
+                self._open_first(keys, event, timestamp, text)  # the usual event taken
                 continue
             for key in keys:
                 completed = self._advance(stage_index, key, event, timestamp, text)
@@ -348,12 +340,8 @@ class SequenceMatcher:
         text: bytes | None = None,
     ) -> _Partial | None:
         last_stage = len(self.positives) - 1
-        if stage_index == 0:
-            if last_stage == 0:
-                return _Partial((event,), (timestamp,), (self.ordinal,))
-            held = hold(event) if text is None else text
-            self._open(key, _new_partial(((held,), (timestamp,), (self.ordinal,))))
-            return None
+        if stage_index == 0:  # a one-stage sequence (`_open_first` opens the others)
+            return _Partial((event,), (timestamp,), (self.ordinal,))
         if key not in self.partials:
             return None
         slots = self._slots(key)
@@ -375,6 +363,16 @@ class SequenceMatcher:
             ),
         )
         return None
+
+    def _open_first(
+        self, keys: list[tuple[Any, ...]], event: Event, timestamp: int, text: bytes | None
+    ) -> None:
+        """A first-stage event of a longer sequence: one partial (immutable, so shared) filed
+        under each of its join keys, holding the event once."""
+        held = hold(event) if text is None else text
+        opened = _Partial((held,), (timestamp,), (self.ordinal,))
+        for key in keys:
+            self._open(key, opened)
 
     def _open(self, key: tuple[Any, ...], partial: _Partial) -> None:
         """File a first-stage partial under `key` (replacing an older one): `_slots` and
