@@ -17,7 +17,7 @@ names, paths and arguments come back event after event. Each bucket's lookup is 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from quarantine.detect.index_lookup import (
@@ -64,33 +64,23 @@ def index_key(value: Any) -> str | None:
     return None
 
 
-class RememberedMasks(dict[Any, int]):
-    """A field table's answer per value, remembered: `memo[value]` answers a value not seen
-    yet by asking the table, and keeps the answer of a string (or of None, an absent value:
-    no rules). So generated code looks a value up with one subscript, hit or miss. Other
-    values are answered afresh every time (`1` and `True` must not share an answer), and
-    unhashable ones (arrays, objects) raise TypeError, for the caller's slower path."""
-
-    __slots__ = ("_answer",)
-
-    def __init__(self, answer: Callable[[Any], int]) -> None:
-        super().__init__()
-        self._answer = answer
-
-    def __missing__(self, value: Any) -> int:
-        mask = self._answer(value)
-        if type(value) is str or value is None:
-            if len(self) >= MEMO_LIMIT:
-                self.clear()
-            self[value] = mask
-        return mask
+def fresh_memo() -> dict[str | None, int]:
+    """An empty memory of answers by value, knowing only that an absent value (None) selects
+    no rules."""
+    return {None: 0}
 
 
 class _RememberedMasks:
-    """A field's answer per value (the rules it selects), remembered per string value."""
+    """A field's answer per value (the rules it selects), remembered per string value.
+
+    `memo` is a plain dict (the generated lookups subscript it, and a dict subclass would cost
+    every subscript more): `memo[value]` answers a string seen before or None, and raises
+    KeyError for anything else, for the caller's slower path (`mask_of`). Only strings are
+    remembered: other values are answered afresh every time (`1` and `True` must not share an
+    answer)."""
 
     path: tuple[str, ...]
-    memo: RememberedMasks
+    memo: dict[str | None, int]
 
     def answer(self, value: Any) -> int:
         """The rules `value` selects, worked out afresh."""
@@ -98,9 +88,21 @@ class _RememberedMasks:
 
     def mask_of(self, value: Any) -> int:
         """The rules one value of the field selects."""
-        if type(value) is str:
-            return self.memo[value]
-        return self.answer(value)
+        if type(value) is not str:
+            return self.answer(value)
+        memo = self.memo
+        mask = memo.get(value)
+        if mask is None:
+            mask = self.answer(value)
+            if len(memo) >= MEMO_LIMIT:
+                self.forget()
+            memo[value] = mask
+        return mask
+
+    def forget(self) -> None:
+        """Start the memory over (in place: generated lookups hold the dict itself)."""
+        self.memo.clear()
+        self.memo.update(fresh_memo())
 
     def walk_mask(self, event: dict[str, Any]) -> int:
         """The rules the event's values at this path select, walking arrays of objects."""
@@ -126,7 +128,7 @@ class _FieldTable(_RememberedMasks):
         self.tests: dict[int, tuple[ValueTest, ...]] = {}
         self.tested_bits = 0
         self.filed_bits = 0
-        self.memo = RememberedMasks(self.answer)
+        self.memo = fresh_memo()
 
     def add(self, bit: int, trigger: FieldTrigger) -> None:
         if trigger.tests is not None and not bit & self.filed_bits:
@@ -146,7 +148,7 @@ class _FieldTable(_RememberedMasks):
         if self.substrings:
             longest_first = sorted(self.substrings, key=len, reverse=True)
             self.any_substring = re.compile("|".join(map(re.escape, longest_first)))
-        self.memo.clear()
+        self.forget()
 
     def answer(self, value: Any) -> int:
         """Looked up casefolded, then held to the conditions the literals came from."""
@@ -183,7 +185,7 @@ class _StackedTable(_RememberedMasks):
     def __init__(self, path: tuple[str, ...], tables: list[tuple[int, _FieldTable]]) -> None:
         self.path = path
         self.tables = tables  # (shift, table)
-        self.memo = RememberedMasks(self.answer)
+        self.memo = fresh_memo()
 
     def answer(self, value: Any) -> int:
         mask = 0

@@ -9,10 +9,11 @@ root and calls per value. This writes the same lookups as straight-line Python, 
   inline, and calls back into the table for anything else (an array of objects on the way,
   a value not remembered yet);
 - the lean form, tried first, covers the shapes canonical events have: objects or nothing
-  on the way, a value or an array of values at the end, each answered by one subscript of
-  the table's memo (`index.RememberedMasks` answers a value it has not seen). Any other
-  shape makes it raise, and the general form takes the event. It runs about half the
-  interpreter instructions of the general form.
+  on the way, a string value (or nothing) or an array of them at the end, each answered by
+  one subscript of the table's memo, a plain dict. Any other shape, and a value the memo
+  does not hold yet, makes it raise, and the general form takes the event (and remembers
+  the value for the next one). It runs about half the interpreter instructions of the
+  general form.
 
 Both give the mask the generic walk gives (`tests/unit/detect/`).
 """
@@ -34,8 +35,8 @@ class FieldTable(Protocol):
     path: tuple[str, ...]
 
     @property
-    def memo(self) -> dict[Any, int]:
-        """Masks by value; `memo[value]` answers any hashable value (`index.RememberedMasks`)."""
+    def memo(self) -> dict[str | None, int]:
+        """Masks by value: the strings seen so far, and None (absent) selecting nothing."""
         ...
 
     def mask_of(self, value: Any) -> int: ...
@@ -66,7 +67,7 @@ def generate_lookup(body: BucketBody) -> Lookup:
         "def lookup(event, admitted=-1):",
         "    try:",
         *_indented(body.lean_lines, 1),
-        "    except (TypeError, AttributeError):",
+        "    except (TypeError, AttributeError, KeyError):",
         "        return general(event, admitted)",
     ]
     lookup: Lookup = _compiled(lines, {**body.namespace, "NOTHING": _NOTHING}, "lookup")
@@ -119,7 +120,7 @@ def generate_candidate_mask(
         lines.append(f"        if category == only{number}:")
         lines += _indented(body.lean_lines, 2)
     lines += [
-        "    except (TypeError, AttributeError):",
+        "    except (TypeError, AttributeError, KeyError):",
         "        pass",
         "    return general(event, admitted)",
     ]
@@ -280,10 +281,11 @@ _NOTHING: dict[str, Any] = {}
 def _emit_lean_children(
     lines: list[str], node: _PathNode, source: str, depth: int, counter: list[int], prefix: str
 ) -> None:
-    """The lean reads: `memo[value]` answers any hashable value (see `index.RememberedMasks`),
-    an absent or empty object reads as empty, and any other shape raises TypeError (an array
-    or object where a value was expected) or AttributeError (something other than an object
-    on the way), which sends the event to the general form."""
+    """The lean reads: `memo[value]` answers a string seen before or an absent value, an
+    absent or empty object reads as empty, and anything else raises, which sends the event to
+    the general form: KeyError (a value not remembered yet, or not a string), TypeError (an
+    array or object where a value was expected) or AttributeError (something other than an
+    object on the way)."""
     pad = "    " * depth
     for key, child in node.children.items():
         read = f"{source}.get({key!r})"
