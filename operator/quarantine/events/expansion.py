@@ -16,6 +16,7 @@ avoids visiting objects in Python where it can:
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, NamedTuple
 
 from quarantine.events.dotted_key_scan import (
@@ -57,12 +58,12 @@ _layouts: dict[tuple[str, ...], _Layout] = {}
 _LAYOUTS_PER_RECIPE = 8
 _recipes: dict[int, Recipe] = {}
 _recipe_layouts: dict[int, list[KeyLayout]] = {}
-# Bumped whenever the layouts with recipes change (FieldReads' checks are built from them).
-_generation = [0]
+# The readers holding unread checks, which are built from the layouts with recipes: emptied
+# whenever those change.
+_readers_with_checks: weakref.WeakSet[FieldReads] = weakref.WeakSet()
 # A layout gets a recipe once it has been expanded the slow way this many times.
 _recurrences = Recurrences(times=3, limit=4 * _LAYOUT_LIMIT)
 _BACKSLASH = ord("\\")
-_NOT_BUILT: Any = object()  # no unread check built yet for a dotted-key count
 
 
 def expand_dotted(
@@ -99,11 +100,10 @@ def expand_dotted(
     if count is None:  # not plain JSON data (a huge integer, a Python object)
         return _expanded_generally(document)
     if reads is not None:
-        checks = reads.unread_checks if reads.generation == _generation[0] else None
-        check = checks.get(count, _NOT_BUILT) if checks is not None else _NOT_BUILT
-        if check is _NOT_BUILT:
+        check = reads.unread_checks.get(count)
+        if check is None:
             check = _unread_check(count, reads)
-        if check is not None and check(document):
+        if check(document):
             return document
     recipe = _recipes.get(count)
     if recipe is not None:
@@ -123,20 +123,28 @@ def expand_dotted(
     return expanded
 
 
-def _unread_check(count: int, reads: FieldReads) -> UnreadCheck | None:
-    """`reads`' check (built now, and kept) of whether a document with `count` dotted keys
-    has a recurring layout (one with a recipe) whose dotted keys all lie outside the fields
-    `reads` names; None when no such layout has `count` dotted keys."""
-    if reads.generation != _generation[0]:
-        reads.unread_checks.clear()
-        reads.generation = _generation[0]
+def _unread_check(count: int, reads: FieldReads) -> UnreadCheck:
+    """`reads`' check (built now, and kept until the layouts with recipes change) of whether
+    a document with `count` dotted keys has a recurring layout (one with a recipe) whose
+    dotted keys all lie outside the fields `reads` names."""
     unread = [
         layout
         for layout in _recipe_layouts.get(count, ())
         if not any(reads.concerns(path) for path in dotted_key_paths(layout))
     ]
-    check = reads.unread_checks[count] = compile_layout_check(unread) if unread else None
+    check = reads.unread_checks[count] = compile_layout_check(unread) if unread else _never
+    _readers_with_checks.add(reads)
     return check
+
+
+def _never(document: dict[str, Any]) -> bool:
+    return False
+
+
+def _forget_unread_checks() -> None:
+    """After the layouts with recipes changed: every reader's checks are out of date."""
+    for reads in list(_readers_with_checks):
+        reads.unread_checks.clear()
 
 
 def _dotted_key_count(document: dict[str, Any], text: bytes | None) -> int | None:
@@ -194,7 +202,7 @@ def _remember_layout(shape: tuple[str, ...], document: dict[str, Any]) -> _Layou
         _recipes.clear()
         _recipe_layouts.clear()
         _recurrences.forget()
-        _generation[0] += 1
+        _forget_unread_checks()
     _layouts[shape] = layout
     return layout
 
@@ -214,4 +222,4 @@ def _learn_recipe(shape: tuple[str, ...], document: dict[str, Any], layout: _Lay
     if len(known) < _LAYOUTS_PER_RECIPE:
         known.append(keys)
         _recipes[count] = compile_recipe(known)
-        _generation[0] += 1
+        _forget_unread_checks()

@@ -21,10 +21,9 @@ class FieldReads:
     def __init__(self, paths: Iterable[str]) -> None:
         self.paths = frozenset(paths)
         self._parts = [tuple(path.split(".")) for path in sorted(self.paths)]
-        # Generated checks by dotted-key count, valid for one generation of the expansion's
-        # remembered layouts (`quarantine.events.expansion`).
-        self.unread_checks: dict[int, UnreadCheck | None] = {}
-        self.generation = -1
+        # Generated checks by dotted-key count, built from the expansion's remembered layouts
+        # and emptied by it when those change (`quarantine.events.expansion`).
+        self.unread_checks: dict[int, UnreadCheck] = {}
 
     def concerns(self, parts: tuple[str, ...]) -> bool:
         """Whether the field at `parts` is read, lies inside a read field, or holds one."""

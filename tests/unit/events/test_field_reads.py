@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import weakref
 from typing import Any
 
 import orjson
@@ -21,7 +22,7 @@ def fresh_layout_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(expansion, "_recipes", {})
     monkeypatch.setattr(expansion, "_recipe_layouts", {})
     monkeypatch.setattr(expansion, "_recurrences", Recurrences(times=3, limit=1024))
-    monkeypatch.setattr(expansion, "_generation", [0])
+    monkeypatch.setattr(expansion, "_readers_with_checks", weakref.WeakSet())
 
 
 def test_a_field_concerns_a_reader_when_read_inside_or_around_a_read_field() -> None:
