@@ -24,7 +24,7 @@ import orjson
 
 from quarantine.detect import Detector, RuleSet
 from quarantine.elastic_import import ElasticImportError, load_elastic_rule
-from quarantine.events import normaliser_for
+from quarantine.events import bound_normaliser
 from quarantine.heap import settle_startup_heap
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
@@ -180,7 +180,6 @@ def main() -> int:
     ruleset = load_ruleset()
     data = make_stream(args.events, args.attack_share, args.layout, args.seed, args.rate)
     settle_startup_heap()  # as the matcher does once started
-    normalise = normaliser_for(args.format)
     loads = orjson.loads
 
     def decode_only() -> int:
@@ -196,11 +195,13 @@ def main() -> int:
         # A fresh detector per run, so caps and suppression start alike every time.
         detector = Detector(ruleset)
         process = detector.process
-        reads = detector.field_reads  # as the matcher's detection lane normalises
+        # As the matcher's detection lane normalises (it resolves this once per batch; the
+        # stream's layouts are known by now, as they are in a running matcher).
+        normalise = bound_normaliser(args.format, detector.field_reads)
         drafts = 0
         for line in data.splitlines():
             document = loads(line)
-            event = normalise(document, text=line, reads=reads)
+            event = normalise(document, line)
             if event is not None:  # as the matcher's detection lane hands events over
                 drafts += len(process(event, line if event is document else None))
         drafts_seen[0] = drafts
@@ -209,15 +210,17 @@ def main() -> int:
     reads = Detector(ruleset).field_reads
 
     def up_to_normalise() -> None:
+        normalise = bound_normaliser(args.format, reads)
         for line in data.splitlines():
-            normalise(loads(line), text=line, reads=reads)
+            normalise(loads(line), line)
 
     def up_to_index() -> None:
         # The mask the detector asks for, with the rules' own bits admitted (a detector also
         # admits the later stages of sequences while they wait).
         candidate_mask, admitted = ruleset.index.candidate_mask, ruleset.index.rule_bits
+        normalise = bound_normaliser(args.format, reads)
         for line in data.splitlines():
-            event = normalise(loads(line), text=line, reads=reads)
+            event = normalise(loads(line), line)
             if event is not None:
                 candidate_mask(event, admitted)
 

@@ -26,6 +26,7 @@ from quarantine.detect.suppression import alert_name, suppression_key
 from quarantine.detect.target import TargetHint, target_hint
 from quarantine.detect.trim import trim_event
 from quarantine.eql import QueryStream
+from quarantine.eql.sequence import SequenceMatcher
 from quarantine.events.expansion import expand_dotted
 from quarantine.events.field_reads import FieldReads
 from quarantine.events.fields import get_field, split_path
@@ -59,6 +60,8 @@ class _RuleState:
     """The rule's bits in candidate masks (two for a gated sequence)."""
     later_bit: int = 0
     """A gated sequence's bit for its later stages (kept while its stream waits)."""
+    gated_matcher: SequenceMatcher | None = None
+    """A gated sequence's matcher, once its stream exists (None for other rules)."""
 
     def __post_init__(self) -> None:
         self.use_rule(self.rule)
@@ -75,13 +78,6 @@ class _RuleState:
             self.takes = _stream_test(self.stream)
         else:
             self.takes = rule.query.first_stage_matcher(CATEGORY_FIELD)
-
-    @property
-    def waiting(self) -> bool:
-        """Whether a gated sequence's stream waits for more than its first stage."""
-        matcher = self.stream.matcher if self.gated and self.stream is not None else None
-        # A gated sequence has no missing-event stages, so partials are all it waits with.
-        return matcher is not None and matcher.pending_total > 0
 
 
 class Detector:
@@ -227,10 +223,11 @@ class Detector:
         return states
 
     def _note_waiting(self, state: _RuleState) -> None:
-        """After a sequence's stream changed: whether it waits for more."""
-        if not state.gated:
+        """After a gated sequence's stream changed: whether it waits for more."""
+        matcher = state.gated_matcher
+        if matcher is None:
             return
-        if state.waiting:
+        if matcher.pending_total:  # a gated sequence waits with partials only
             self._admitted |= state.later_bit
         elif self._admitted & state.later_bit:
             self._admitted &= ~state.later_bit
@@ -341,18 +338,24 @@ class Detector:
                 timestamp_field=rule.timestamp_field or DEFAULT_TIMESTAMP_FIELD,
             )
             if state.gated:  # from now on the stream's own test
+                state.gated_matcher = stream.matcher
                 state.takes = _stream_test(stream)
                 self._by_mask = {}  # the candidates' tests with it
+        # What the stream orders by (`EventTimes.for_stream`), read once.
         override = rule.timestamp_field
         fed = event
-        if override and not times.has(override):  # the usual event needs no copy, nor a call
-            fed = _with_rule_timestamp(event, override, times)
-            text = None  # the copy is not what the text decodes to
+        if override:
+            present, stream_time = times.reading(override)
+            if not present:  # the usual event needs no copy, nor a call
+                fed = _with_rule_timestamp(event, override, times)
+                text = None  # the copy is not what the text decodes to
+                stream_time = times.at_timestamp()
+        else:
+            stream_time = times.at_timestamp()
         try:
-            completed = stream.feeder(fed, times.for_stream(override), text)
+            completed = stream.feeder(fed, stream_time, text)
         finally:
-            if state.gated:
-                self._note_waiting(state)
+            self._note_waiting(state)
         if not completed:
             return []
         state.counters.matched += len(completed)
@@ -412,7 +415,7 @@ def _test_under(state: _RuleState, mask: int) -> EventTest:
     """The rule's test for events of a candidate mask. The index tells a gated sequence's
     first stage (the rule's own bit) from its later stages (`later_bit`); a waiting simple
     sequence is spared the tests of the stages its index bits rule out."""
-    matcher = state.stream.matcher if state.gated and state.stream is not None else None
+    matcher = state.gated_matcher
     if matcher is None or not matcher.simple:
         return state.takes
     first, later = mask & state.bits & ~state.later_bit, mask & state.later_bit

@@ -103,6 +103,8 @@ class SequenceMatcher:
         # Each stage's filter as one generated call (category and condition), by position.
         self.stage_matches = [stage.filter.matcher(category_field) for stage in plan.stages]
         self.positive_matches = [self.stage_matches[i] for i in positions]
+        self._first_matches = self.positive_matches[0]
+        self._first_keys = self.positives[0].keys
         self.until_matches = plan.until.filter.matcher(category_field) if plan.until else None
         self.partials: dict[tuple[Any, ...], list[_Partial | None]] = {}
         self.seen_missing: dict[tuple[int, tuple[Any, ...]], _SeenMissing] = {}
@@ -254,10 +256,13 @@ class SequenceMatcher:
     # can take the event, or that the first stage cannot: `may_take` without those tests.
 
     def may_take_first(self, event: Event) -> bool:
-        """`may_take` of a simple sequence for an event no later stage can take."""
-        found = self._matched_positives(event, True, False)  # `_examine`, one call less
-        self._examined, self._examined_found = event, found
-        return bool(found)
+        """`may_take` of a simple sequence for an event no later stage can take: what
+        `_matched_positives(event, True, False)` finds, without its loop over later stages."""
+        if self._first_matches(event):
+            self._examined, self._examined_found = event, [(0, self._first_keys(event))]
+            return True
+        self._examined, self._examined_found = event, []
+        return False
 
     def _may_take_later(self, event: Event) -> bool:
         return self._examine(event, False, True)

@@ -31,7 +31,7 @@ from quarantine.events.dotted_key_walk import (
     rebuilt_with_nesting,
 )
 from quarantine.events.errors import EventFormatError, json_type_name
-from quarantine.events.field_reads import FieldReads, UnreadCheck
+from quarantine.events.field_reads import Expander, FieldReads, UnreadCheck
 from quarantine.events.layout_recipes import (
     KeyLayout,
     Recipe,
@@ -40,6 +40,7 @@ from quarantine.events.layout_recipes import (
     compile_layout_check,
     compile_recipe,
     dotted_key_paths,
+    layout_check_lines,
 )
 
 
@@ -97,6 +98,14 @@ def expand_dotted(
         count = _dotted_key_count(document, text)
     if count == 0:
         return document
+    return _expanded_with_count(document, count, reads)
+
+
+def _expanded_with_count(
+    document: dict[str, Any], count: int | None, reads: FieldReads | None
+) -> dict[str, Any]:
+    """`expand_dotted` once the dotted keys are counted (at least `count` of them, at least
+    one; None when the document is not plain JSON data)."""
     if count is None:  # not plain JSON data (a huge integer, a Python object)
         return _expanded_generally(document)
     if reads is not None:
@@ -127,14 +136,64 @@ def _unread_check(count: int, reads: FieldReads) -> UnreadCheck:
     """`reads`' check (built now, and kept until the layouts with recipes change) of whether
     a document with `count` dotted keys has a recurring layout (one with a recipe) whose
     dotted keys all lie outside the fields `reads` names."""
-    unread = [
+    unread = _unread_layouts(count, reads)
+    check = reads.unread_checks[count] = compile_layout_check(unread) if unread else _never
+    _readers_with_checks.add(reads)
+    return check
+
+
+def _unread_layouts(count: int, reads: FieldReads) -> list[KeyLayout]:
+    """The layouts with recipes and `count` dotted keys that lie outside `reads`' fields."""
+    return [
         layout
         for layout in _recipe_layouts.get(count, ())
         if not any(reads.concerns(path) for path in dotted_key_paths(layout))
     ]
-    check = reads.unread_checks[count] = compile_layout_check(unread) if unread else _never
-    _readers_with_checks.add(reads)
-    return check
+
+
+def expander_for(reads: FieldReads) -> Expander:
+    """`expand_dotted(document, text=text, reads=reads)` as one positional call, for the
+    matcher's hot path: for plain JSON text (no backslash) the scan, and the checks of the
+    recurring layouts whose dotted keys `reads` does not read, are written inline, saving the
+    calls and lookups `expand_dotted` makes; anything else is handed to it.
+
+    The function is kept on `reads` until the layouts with recipes change. One held across
+    such a change still answers exactly as `expand_dotted` does (a layout it does not know
+    goes there), only more slowly for the newer layouts: resolve it again per batch."""
+    expander = reads.expander
+    if expander is None:
+        expander = reads.expander = _generated_expander(reads)
+        _readers_with_checks.add(reads)
+    return expander
+
+
+def _generated_expander(reads: FieldReads) -> Expander:
+    lines = [
+        "def expand(document, text):",
+        "    if text is not None and type(document) is dict and BACKSLASH not in text:",
+        "        count = len(find_plain_dotted_keys(text))",
+        "        if not count:",
+        "            return document",
+    ]
+    for count in sorted(_recipe_layouts):
+        unread = _unread_layouts(count, reads)
+        if unread:
+            checks = layout_check_lines(unread, "return document")
+            lines += [f"        if count == {count}:", *("        " + line for line in checks)]
+    lines += [
+        "        return expanded_with_count(document, count, reads)",
+        "    return expand_dotted(document, text=text, reads=reads)",
+    ]
+    namespace: dict[str, Any] = {
+        "BACKSLASH": _BACKSLASH,
+        "find_plain_dotted_keys": find_plain_dotted_keys,
+        "expanded_with_count": _expanded_with_count,
+        "expand_dotted": expand_dotted,
+        "reads": reads,
+    }
+    exec(compile("\n".join(lines) + "\n", "<reader expansion>", "exec"), namespace)
+    expander: Expander = namespace["expand"]
+    return expander
 
 
 def _never(document: dict[str, Any]) -> bool:
@@ -145,6 +204,7 @@ def _forget_unread_checks() -> None:
     """After the layouts with recipes changed: every reader's checks are out of date."""
     for reads in list(_readers_with_checks):
         reads.unread_checks.clear()
+        reads.expander = None
 
 
 def _dotted_key_count(document: dict[str, Any], text: bytes | None) -> int | None:

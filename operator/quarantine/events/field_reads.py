@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 UnreadCheck = Callable[[dict[str, Any]], bool]
+# `expander(document, text) -> expanded document`: see `quarantine.events.expansion.expander_for`.
+Expander = Callable[[Any, bytes | None], dict[str, Any]]
 
 
 class FieldReads:
@@ -24,6 +26,8 @@ class FieldReads:
         # Generated checks by dotted-key count, built from the expansion's remembered layouts
         # and emptied by it when those change (`quarantine.events.expansion`).
         self.unread_checks: dict[int, UnreadCheck] = {}
+        # The expansion generated for this reader, with those checks inline (same module).
+        self.expander: Expander | None = None
 
     def concerns(self, parts: tuple[str, ...]) -> bool:
         """Whether the field at `parts` is read, lies inside a read field, or holds one."""

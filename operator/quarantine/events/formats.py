@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal, Protocol, get_args
 
 from quarantine.events.ecs import normalise_ecs
 from quarantine.events.errors import EventFormatError, json_type_name
+from quarantine.events.expansion import expander_for
 from quarantine.events.falco import normalise_falco
 from quarantine.events.field_reads import FieldReads
 from quarantine.events.tetragon import TETRAGON_EVENT_KINDS, normalise_tetragon
@@ -27,6 +29,9 @@ class Normaliser(Protocol):
         self, raw: Any, /, *, text: bytes | None = None, reads: FieldReads | None = None
     ) -> dict[str, Any] | None: ...
 
+
+# `(raw, text) -> canonical event or None`: a normaliser with the caller's `reads` bound.
+BoundNormaliser = Callable[[Any, bytes | None], dict[str, Any] | None]
 
 NORMALISERS: dict[str, Normaliser] = {
     "ecs": normalise_ecs,
@@ -78,3 +83,17 @@ def normaliser_for(fmt: FormatChoice) -> Normaliser:
             f"unknown event format {fmt!r}; expected one of {', '.join(FORMAT_CHOICES)}"
         )
     return normaliser
+
+
+def bound_normaliser(fmt: FormatChoice, reads: FieldReads) -> BoundNormaliser:
+    """`normaliser_for(fmt)` with `reads` bound, called `(raw, text)`: for ECS the reader's
+    generated expansion (`expansion.expander_for`), the matcher's hot path. It learns from
+    the events it sees, so resolve it again per batch of events."""
+    if fmt == "ecs":
+        return expander_for(reads)
+    normaliser = normaliser_for(fmt)
+
+    def bound(raw: Any, text: bytes | None) -> dict[str, Any] | None:
+        return normaliser(raw, text=text, reads=reads)
+
+    return bound

@@ -81,8 +81,22 @@ def compile_layout_check(layouts: Sequence[KeyLayout]) -> Callable[[dict[str, An
     The caller must have counted exactly that layout's number of dotted keys in the whole
     document (at least as many as it holds): then those are all of them, wherever else the
     document differs from the layout (other keys, other values)."""
-    lines = ["def check(document):"]
+    lines = [
+        "def check(document):",
+        *layout_check_lines(layouts, "return True"),
+        "    return False",
+    ]
     namespace: dict[str, Any] = {}
+    exec(compile("\n".join(lines) + "\n", "<layout check>", "exec"), namespace)
+    check: Callable[[dict[str, Any]], bool] = namespace["check"]
+    return check
+
+
+def layout_check_lines(layouts: Sequence[KeyLayout], on_match: str) -> list[str]:
+    """Statements (indented for a function body) that run `on_match` when `document` holds
+    the dotted keys of one of `layouts` where it holds them (`compile_layout_check`), and
+    fall through otherwise. They name `document` and `h<position>_<number>` only."""
+    lines: list[str] = []
     for position, layout in enumerate(layouts):
         reads = [
             f"h{position}_{number} = document[{name!r}]"
@@ -97,17 +111,14 @@ def compile_layout_check(layouts: Sequence[KeyLayout]) -> Callable[[dict[str, An
         if reads:
             # A missing holder means another layout; the lookups are cheapest unguarded.
             lines += ["    try:", *_indented(2, reads), "    except KeyError:", "        pass"]
-            lines += ["    else:", *_indented(1, _return_true_if(checks))]
+            lines += ["    else:", *_indented(1, _run_if(checks, on_match))]
         else:
-            lines += _return_true_if(checks)
-    lines.append("    return False")
-    exec(compile("\n".join(lines) + "\n", "<layout check>", "exec"), namespace)
-    check: Callable[[dict[str, Any]], bool] = namespace["check"]
-    return check
+            lines += _run_if(checks, on_match)
+    return lines
 
 
-def _return_true_if(checks: list[str]) -> list[str]:
-    return [f"    if {' and '.join(checks) or 'True'}:", "        return True"]
+def _run_if(checks: list[str], statement: str) -> list[str]:
+    return [f"    if {' and '.join(checks) or 'True'}:", f"        {statement}"]
 
 
 def dotted_key_paths(layout: KeyLayout) -> list[tuple[str, ...]]:

@@ -13,8 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from quarantine.detect import AlertDraft, Detector, RuleSet
-from quarantine.events import FormatChoice, normaliser_for
-from quarantine.events.formats import Normaliser
+from quarantine.events import BoundNormaliser, FormatChoice, bound_normaliser
 from quarantine.ingest.ndjson import LineDecodeError, RawLine, decode_object
 
 log = logging.getLogger(__name__)
@@ -60,11 +59,12 @@ class DetectionLane:
         self._executor.shutdown(wait=True)
 
     def _evaluate(self, lines: Sequence[RawLine], event_format: FormatChoice) -> list[LineVerdict]:
-        normaliser = normaliser_for(event_format)  # resolved once per batch
+        # Resolved once per batch (the ECS one is generated from the layouts seen so far).
+        normaliser = bound_normaliser(event_format, self._detector.field_reads)
         return [self._evaluate_one(line, event_format, normaliser) for line in lines]
 
     def _evaluate_one(
-        self, raw: RawLine, event_format: FormatChoice, normaliser: Normaliser
+        self, raw: RawLine, event_format: FormatChoice, normaliser: BoundNormaliser
     ) -> LineVerdict:
         # Decoded here, then normalised and evaluated at once, while the event is still in the
         # CPU caches (decoding a whole batch first made each event cost half as much again).
@@ -73,7 +73,7 @@ class DetectionLane:
         except LineDecodeError as error:
             return LineVerdict(error=str(error), reason="invalid_json")
         try:
-            event = normaliser(document, text=raw.text, reads=self._detector.field_reads)
+            event = normaliser(document, raw.text)
         except ValueError as error:
             kind = "event" if event_format == "auto" else f"{event_format} event"
             return LineVerdict(error=f"not a valid {kind}: {error}")

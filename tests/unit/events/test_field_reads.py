@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from quarantine.detect import Detector, RuleSet
-from quarantine.events import FieldReads, expand_dotted, expansion, normalise
+from quarantine.events import EventFormatError, FieldReads, expand_dotted, expansion, normalise
 from quarantine.events.layout_recipes import Recurrences
 
 
@@ -174,3 +174,67 @@ def test_drafts_are_the_same_whether_unread_dotted_keys_were_expanded_or_not(
     assert none_passed == 0 and 300 < passed_on < 590
     # The drafts show canonical events: the pod name is nested, as the Alert records it.
     assert b'"resource":{"name":"web-' in lazy[0]
+
+
+def _outcome(expand: Any, document: Any, text: bytes | None) -> Any:
+    """What an expansion answers: the result and whether it is the input itself, or the error."""
+    try:
+        result = expand(document, text)
+    except EventFormatError as error:
+        return ("error", str(error))
+    return (result, result is document)
+
+
+def _varied_documents(rng: random.Random, count: int) -> list[tuple[Any, bytes | None]]:
+    """Documents of a recurring unread layout, of another layout with as many dotted keys (one
+    of them read), without dotted keys, with escapes in their text, not objects, and without
+    text."""
+    found: list[tuple[Any, bytes | None]] = []
+    for number in range(count):
+        kind = rng.randrange(6)
+        document: Any = _document(number)
+        if kind == 1:  # as many dotted keys as the unread layout, one of them read
+            del document["container"]["image.tag"]
+            document["process"] = {"name": "sh", "parent.name": "bash"}
+        elif kind == 2:
+            document = {"process": {"name": "sh"}, "container": {"id": "c"}}
+        elif kind == 3:
+            document["container"]["image.tag"] = 'quote " and \\ backslash'
+        elif kind == 4:
+            document = ["not", "an", "object"]
+        text = None if kind == 5 else orjson.dumps(document)
+        found.append((document, text))
+    return found
+
+
+def test_the_reader_expansion_answers_as_expand_dotted_does() -> None:
+    reads = FieldReads(["container.id", "process.name", "process.parent.name"])
+    held = expansion.expander_for(reads)  # resolved before any layout recurred: stale soon
+    rebuilt = 0
+    for document, text in _varied_documents(random.Random(3), 300):
+        current = expansion.expander_for(reads)
+        rebuilt += current is not held
+        expected = _outcome(
+            lambda doc, txt: expand_dotted(doc, text=txt, reads=reads), document, text
+        )
+        assert _outcome(current, document, text) == expected
+        assert _outcome(held, document, text) == expected
+    assert rebuilt  # the recurring layouts got recipes, so the expansion was generated again
+
+
+def test_the_reader_expansion_hands_a_recurring_unread_layout_on_inline() -> None:
+    fields = ["container.id", "process.name", "orchestrator.namespace"]
+    for number in range(6):  # the layout recurs (for another reader): it gets a recipe
+        document = _document(number)
+        expand_dotted(document, text=orjson.dumps(document), reads=FieldReads(fields))
+    reads = FieldReads(fields)
+    expand = expansion.expander_for(reads)
+    assert expansion.expander_for(reads) is expand  # kept while the layouts stay
+    document = _document(7)
+    assert expand(document, orjson.dumps(document)) is document
+    # The check is written into the expansion itself: no separate check was built for it.
+    assert reads.unread_checks == {}
+    # A layout with a recipe that the reader does read is expanded, as before.
+    read = FieldReads(["container.id", "container.image"])
+    result = expansion.expander_for(read)(document, orjson.dumps(document))
+    assert result == _expanded(document)
