@@ -17,6 +17,7 @@ from quarantine.eql.values import to_epoch_nanos, utc_iso_nanos
 DEFAULT_TIMESTAMP_FIELD = "@timestamp"
 _NANOS_PER_SECOND = 1_000_000_000
 _UNREAD: Any = object()
+_ABSENT: tuple[bool, int | None] = (False, None)  # a field the event does not hold
 _getters: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
 
 
@@ -33,13 +34,16 @@ class EventTimes:
     One is made for every event a rule takes, and most rules have no override: `@timestamp`
     is read without the bookkeeping other fields get."""
 
-    __slots__ = ("_default", "_event", "_fields")
+    __slots__ = ("_default", "_event", "_others", "_path", "_reading")
 
     def __init__(self, event: dict[str, Any]) -> None:
         self._event = event
         self._default: Any = _UNREAD  # `@timestamp` in nanoseconds, once read
         # Other fields, once read: whether the event holds a value there, and the time in it.
-        self._fields: dict[str, tuple[bool, int | None]] | None = None
+        # The first one (a rule's override, usually the only one) is kept without a dict.
+        self._path: str | None = None
+        self._reading: tuple[bool, int | None] = _ABSENT
+        self._others: dict[str, tuple[bool, int | None]] | None = None
 
     def field(self, path: str) -> float | None:
         """Seconds since the epoch held in `path`, or None when absent or not a date."""
@@ -86,14 +90,23 @@ class EventTimes:
         return nanos
 
     def _read(self, path: str) -> tuple[bool, int | None]:
-        fields = self._fields
-        if fields is None:
-            fields = self._fields = {}
-        found = fields.get(path)
+        if path == self._path:
+            return self._reading
+        if self._path is None:
+            self._path = path
+            reading = self._reading = self._read_afresh(path)
+            return reading
+        others = self._others
+        if others is None:
+            others = self._others = {}
+        found = others.get(path)
         if found is None:
-            raw = (_getters.get(path) or _getter(path))(self._event)
-            found = fields[path] = (False, None) if raw is None else (True, _nanos_in(raw))
+            found = others[path] = self._read_afresh(path)
         return found
+
+    def _read_afresh(self, path: str) -> tuple[bool, int | None]:
+        raw = (_getters.get(path) or _getter(path))(self._event)
+        return _ABSENT if raw is None else (True, _nanos_in(raw))
 
 
 def _nanos_in(raw: Any) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -60,6 +61,11 @@ def alert_name(rule_name: str, key: str) -> str:
     """A DNS-1123 label (at most 63 characters) unique to `key`: a readable prefix from the
     rule name and a hash of the whole key."""
     digest = hashlib.sha256(key.encode()).hexdigest()[:_HASH_LENGTH]
+    return f"{_name_prefix(rule_name)}-{digest}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _name_prefix(rule_name: str) -> str:
+    """The readable part of a rule's alert names (rules are few; their alerts are many)."""
     prefix = _NOT_DNS_LABEL.sub("-", rule_name.lower()).strip("-")
-    prefix = prefix[: MAX_NAME_LENGTH - _HASH_LENGTH - 1].rstrip("-")
-    return f"{prefix}-{digest}" if prefix else f"alert-{digest}"
+    return prefix[: MAX_NAME_LENGTH - _HASH_LENGTH - 1].rstrip("-") or "alert"
