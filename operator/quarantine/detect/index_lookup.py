@@ -194,9 +194,11 @@ def bucket_body(
     tail: list[str] = []
     for level, members in enumerate(refinements, start=1):
         if members:
+            # `first` lies within `low`: higher levels' bits shifted down drop out of the `&`,
+            # and every operand stays positive (a negative one costs more to combine).
             tail += [
                 f"    if first & {members}:",
-                f"        first &= {~members} | (found >> {level * width}) & {low}",
+                f"        first &= {low & ~members} | (found >> {level * width})",
             ]
     tail.append(f"    return {result}")
     bodies: list[list[str]] = []
