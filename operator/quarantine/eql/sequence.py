@@ -33,7 +33,6 @@ class Unread(enum.Enum):
 
 
 UNREAD = Unread.TIMESTAMP
-_new_partial = tuple.__new__
 _SWEEP_EVERY = 4096
 
 
@@ -376,9 +375,7 @@ class SequenceMatcher:
         """A first-stage event of a longer sequence: one partial (immutable, so shared) filed
         under each of its join keys, holding the event once."""
         held = hold(event) if text is None else text
-        # The named tuple built without its Python-level constructor: every first stage a
-        # sequence takes comes here.
-        opened = _new_partial(_Partial, ((held,), (timestamp,), (self.ordinal,)))
+        opened = _Partial((held,), (timestamp,), (self.ordinal,))
         for key in keys:
             self._open(key, opened)
 
