@@ -123,8 +123,6 @@ _second_starts: dict[str, int | None] = {}
 _MEMO_LIMIT = 4096
 # Nanoseconds per unit of the last digit of a fraction of a second, by its number of digits.
 _FRACTION_SCALES: dict[int, int] = {digits: 10 ** (9 - digits) for digits in range(1, 10)}
-# Three-digit millisecond fractions in nanoseconds.
-_MILLIS = {f"{millis:03d}": millis * 1_000_000 for millis in range(1000)}
 
 
 def utc_iso_nanos(value: str) -> int | None:
@@ -132,15 +130,9 @@ def utc_iso_nanos(value: str) -> int | None:
     runs for every event a sequence looks at); None for any other shape."""
     length = len(value)
     if length == 24 and value[19] == "." and value[23] == "Z":
-        # Milliseconds, as ECS writes them: the usual case, looked up (three ASCII digits).
-        millis = _MILLIS.get(value[20:23])
-        if millis is None:
-            return None
-        seconds = _second_starts.get(value[:19], -1)
-        if seconds == -1:
-            seconds = _remember_second_start(value[:19])
-        return None if seconds is None else seconds * 1_000_000_000 + millis
-    if 22 <= length <= 30 and value[19] == "." and value[-1] == "Z":
+        fraction = value[20:23]  # milliseconds, as ECS writes them: the usual case first
+        scale = 1_000_000
+    elif 22 <= length <= 30 and value[19] == "." and value[-1] == "Z":
         fraction = value[20:-1]  # 1 to 9 digits
         scale = _FRACTION_SCALES[len(fraction)]
     elif length == 20 and value[19] == "Z":
