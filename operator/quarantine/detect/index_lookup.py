@@ -273,6 +273,12 @@ def _emit_leaf(lines: list[str], var: str, table: str, depth: int, many: bool) -
     lines += [f"{pad}elif {var} is not None:", f"{pad}    found |= {mask}({var})"]
 
 
+def _or_answer(pad: str, answer: str) -> list[str]:
+    """`found |= answer`, skipped when the answer selects nothing (most values): the masks are
+    wider than a machine word, so every `|` makes a new integer, even with 0."""
+    return [f"{pad}m = {answer}", f"{pad}if m:", f"{pad}    found |= m"]
+
+
 # Fields whose values are usually arrays in ECS: the lean form loops over an array there, and
 # elsewhere hands an array to the general form (TypeError: a list is not hashable).
 _ARRAY_FIELDS = frozenset({"args", "category", "type", "tags"})
@@ -292,7 +298,7 @@ def _emit_lean_children(
     for key, child in node.children.items():
         read = f"{source}.get({key!r})"
         if not child.children and len(child.tables) == 1 and key not in _ARRAY_FIELDS:
-            lines.append(f"{pad}found |= {prefix}{child.tables[0]}memo[{read}]")
+            lines += _or_answer(pad, f"{prefix}{child.tables[0]}memo[{read}]")
             continue
         counter[0] += 1
         var = f"v{counter[0]}"
@@ -307,12 +313,12 @@ def _emit_lean_children(
                 lines += [
                     f"{pad}if type({var}) is list:",
                     f"{pad}    for item in {var}:",
-                    f"{pad}        found |= {memo}[item]",
+                    *_or_answer(f"{pad}        ", f"{memo}[item]"),
                     f"{pad}else:",
-                    f"{pad}    found |= {memo}[{var}]",
+                    *_or_answer(f"{pad}    ", f"{memo}[{var}]"),
                 ]
             else:
-                lines.append(f"{pad}found |= {memo}[{var}]")
+                lines += _or_answer(pad, f"{memo}[{var}]")
         if child.children:
             lines.append(f"{pad}{var} = {var} or NOTHING")
             _emit_lean_children(lines, child, var, depth, counter, prefix)
