@@ -87,8 +87,9 @@ def normaliser_for(fmt: FormatChoice) -> Normaliser:
 
 def bound_normaliser(fmt: FormatChoice, reads: FieldReads) -> BoundNormaliser:
     """`normaliser_for(fmt)` with `reads` bound, called `(raw, text)`: for ECS the reader's
-    generated expansion (`expansion.expander_for`), the matcher's hot path. It learns from
-    the events it sees, so resolve it again per batch of events."""
+    generated expansion (`expansion.expander_for`), the matcher's hot path. That one has the
+    layouts that recurred before it was resolved written in, so resolve it again per batch of
+    events."""
     if fmt == "ecs":
         return expander_for(reads)
     normaliser = normaliser_for(fmt)
