@@ -341,19 +341,13 @@ class Detector:
                 state.gated_matcher = stream.matcher
                 state.takes = _stream_test(stream)
                 self._by_mask = {}  # the candidates' tests with it
-        # What the stream orders by (`EventTimes.for_stream`), read once.
         override = rule.timestamp_field
         fed = event
-        if override:
-            present, stream_time = times.reading(override)
-            if not present:  # the usual event needs no copy, nor a call
-                fed = _with_rule_timestamp(event, override, times)
-                text = None  # the copy is not what the text decodes to
-                stream_time = times.at_timestamp()
-        else:
-            stream_time = times.at_timestamp()
+        if override and not times.has(override):  # the usual event needs no copy, nor a call
+            fed = _with_rule_timestamp(event, override, times)
+            text = None  # the copy is not what the text decodes to
         try:
-            completed = stream.feeder(fed, stream_time, text)
+            completed = stream.feeder(fed, times.for_stream(override), text)
         finally:
             self._note_waiting(state)
         if not completed:

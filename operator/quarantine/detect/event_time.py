@@ -73,16 +73,6 @@ class EventTimes:
                 return nanos
         return self._nanos_at_timestamp()
 
-    def reading(self, path: str) -> tuple[bool, int | None]:
-        """Whether the event holds a (non-null) value at `path`, and the time in it in
-        nanoseconds (None when it is not a date): `has` and the field's part of `for_stream`
-        in one call."""
-        return self._read(path)
-
-    def at_timestamp(self) -> int | None:
-        """`@timestamp` in nanoseconds (None when absent or not a date)."""
-        return self._nanos_at_timestamp()
-
     def _nanos_at_timestamp(self) -> int | None:
         nanos: int | None = self._default
         if nanos is _UNREAD:
