@@ -99,6 +99,13 @@ class EventTimes:
         return _ABSENT if raw is None else (True, _nanos_in(raw))
 
 
+def time_field_getter(timestamp_field: str | None) -> Callable[[Mapping[str, Any]], Any]:
+    """The raw value a rule's sequence orders its events by (`EventTimes.for_stream`): its
+    timestamp override when it has one, else `@timestamp`. An event lacking the override
+    reads None here; `EventTimes` then falls back to `@timestamp`."""
+    return _getter(timestamp_field or DEFAULT_TIMESTAMP_FIELD)
+
+
 def _nanos_in(raw: Any) -> int | None:
     """A date field's raw value in nanoseconds; the usual RFC 3339 text (its own doc value)
     without the general conversion's calls."""

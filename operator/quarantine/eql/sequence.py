@@ -103,7 +103,9 @@ class SequenceMatcher:
         # Each stage's filter as one generated call (category and condition), by position.
         self.stage_matches = [stage.filter.matcher(category_field) for stage in plan.stages]
         self.positive_matches = [self.stage_matches[i] for i in positions]
-        self._first_matches = self.positive_matches[0]
+        # The first stage's test, public for a caller that opens partials itself
+        # (`open_first_stage`).
+        self.first_matches = self.positive_matches[0]
         self._first_keys = self.positives[0].keys
         self.until_matches = plan.until.filter.matcher(category_field) if plan.until else None
         self.partials: dict[tuple[Any, ...], list[_Partial | None]] = {}
@@ -258,11 +260,23 @@ class SequenceMatcher:
     def may_take_first(self, event: Event) -> bool:
         """`may_take` of a simple sequence for an event no later stage can take: what
         `_matched_positives(event, True, False)` finds, without its loop over later stages."""
-        if self._first_matches(event):
+        if self.first_matches(event):
             self._examined, self._examined_found = event, [(0, self._first_keys(event))]
             return True
         self._examined, self._examined_found = event, []
         return False
+
+    def open_first_stage(self, event: Event, timestamp: int, text: bytes | None) -> None:
+        """`feed` for an event that only the first stage of a simple sequence of several
+        stages takes (the caller tested `first_matches` and read the timestamp): it opens its
+        partial. Without the tests and the general loop, as most events a sequence is fed
+        are such."""
+        self.ordinal += 1
+        if timestamp > self.now:
+            self.now = timestamp
+        self._open_first(self._first_keys(event), event, timestamp, text)
+        if self.ordinal % _SWEEP_EVERY == 0:
+            self._sweep()
 
     def _may_take_later(self, event: Event) -> bool:
         return self._examine(event, False, True)
@@ -373,26 +387,21 @@ class SequenceMatcher:
         self, keys: list[tuple[Any, ...]], event: Event, timestamp: int, text: bytes | None
     ) -> None:
         """A first-stage event of a longer sequence: one partial (immutable, so shared) filed
-        under each of its join keys, holding the event once."""
-        held = hold(event) if text is None else text
-        opened = _Partial((held,), (timestamp,), (self.ordinal,))
-        for key in keys:
-            self._open(key, opened)
-
-    def _open(self, key: tuple[Any, ...], partial: _Partial) -> None:
-        """File a first-stage partial under `key` (replacing an older one): `_slots` and
-        `_fill` in one step, as every event a first stage takes comes here."""
+        under each of its join keys, replacing an older one there, holding the event once.
+        (`_slots` and `_fill` in one step, as every event a first stage takes comes here.)"""
+        opened = _Partial((hold(event) if text is None else text,), (timestamp,), (self.ordinal,))
         partials = self.partials
-        slots = partials.pop(key, None)
-        if slots is None:
-            if len(partials) >= self.max_keys:
-                self._kill(next(iter(partials)))
-            slots = [None] * len(self.pending)
-        if slots[0] is None:
-            self.pending[0] += 1
-            self.pending_total += 1
-        slots[0] = partial
-        partials[key] = slots  # (re-)inserted: most recently used last
+        for key in keys:
+            slots = partials.pop(key, None)
+            if slots is None:
+                if len(partials) >= self.max_keys:
+                    self._kill(next(iter(partials)))
+                slots = [None] * len(self.pending)
+            if slots[0] is None:
+                self.pending[0] += 1
+                self.pending_total += 1
+            slots[0] = opened
+            partials[key] = slots  # (re-)inserted: most recently used last
 
     def _fill(self, slots: list[_Partial | None], index: int, partial: _Partial | None) -> None:
         """Set one slot, keeping the pending counts right."""

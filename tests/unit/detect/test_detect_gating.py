@@ -237,3 +237,62 @@ def test_the_detector_completes_every_gated_sequence_a_plain_stream_completes(
         assert detector.counters(rule.name).matched == expected, rule.name
         completed += expected
     assert completed >= 10  # the streams do complete sequences
+
+
+def _with_ingested(events: list[dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
+    """cloud_defend's rules order by `event.ingested`: mostly plain text a little after the
+    event, sometimes absent, a number, another offset, late or an array (the general path)."""
+    for event in events:
+        stamp = datetime.fromisoformat(event["@timestamp"].replace("Z", "+00:00"))
+        choice = rng.randrange(10)
+        ingested: Any = (stamp + timedelta(milliseconds=5)).isoformat(timespec="milliseconds")
+        ingested = ingested.replace("+00:00", "Z")
+        if choice == 0:
+            continue  # absent: the stream reads `@timestamp` in a copy
+        if choice == 1:
+            ingested = int(stamp.timestamp() * 1000)  # epoch milliseconds
+        elif choice == 2:
+            ingested = stamp.isoformat()  # an offset, not `Z`
+        elif choice == 3:
+            ingested = "2020-01-01T00:00:00.000Z"  # far beyond the look-back
+        elif choice == 4:
+            ingested = [ingested]
+        if type(event["event"]) is dict:
+            event["event"]["ingested"] = ingested
+    return events
+
+
+def _run(ruleset: RuleSet, events: list[dict[str, Any]], lean: bool) -> Any:
+    now = [0.0]  # the wall clock: two seconds after each event's own time
+    detector = Detector(ruleset, clock=lambda: now[0])
+    if not lean:  # every first-stage event the general way
+        detector._opened_first_stage = lambda state, event, text: False  # type: ignore[method-assign]
+    drafts = []
+    for event in events:
+        stamp = event["@timestamp"].replace("Z", "+00:00")
+        now[0] = datetime.fromisoformat(stamp).timestamp() + 2
+        for draft in detector.process(event):
+            drafts.append((draft.rule_name, [e["event"]["id"] for e in draft.events]))
+    waiting = {
+        name: {key: slots for key, slots in state.gated_matcher.partials.items()}
+        for name, state in detector._states.items()
+        if state.gated_matcher is not None
+    }
+    return drafts, detector.all_counters(), waiting
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_first_stage_events_opened_by_the_detector_match_the_general_path(
+    cloud_defend_rules: RuleSet, seed: int
+) -> None:
+    rng = random.Random(seed)
+    events = _with_ingested(_stream(seed, 3000), rng)
+    for event in events:
+        if rng.random() < 0.1:
+            _odd_shapes(event, rng)
+    lean = _run(cloud_defend_rules, events, lean=True)
+    general = _run(cloud_defend_rules, events, lean=False)
+    assert lean == general
+    drafts, counters, waiting = lean
+    assert len(drafts) > 10 and any(slots for slots in waiting.values())
+    assert sum(counter.late for counter in counters.values()) > 0  # late ones went the long way
