@@ -503,13 +503,22 @@ class SequenceMatcher:
         if self.maxspan is None:
             return
         horizon = self.now - self.maxspan
-        for key in list(self.partials):
-            slots = self.partials[key]
+        # Thousands of partials may wait (one per `curl`, for one Elastic rule): the counts
+        # are kept by hand here rather than with a `_fill` call per partial.
+        partials, pending = self.partials, self.pending
+        for key, slots in list(partials.items()):
+            alive = False
             for index, partial in enumerate(slots):
-                if partial is not None and partial.timestamps[0] < horizon:
-                    self._fill(slots, index, None)
-            if not any(slots):
-                del self.partials[key]
+                if partial is None:
+                    continue
+                if partial.timestamps[0] < horizon:
+                    slots[index] = None
+                    pending[index] -= 1
+                else:
+                    alive = True
+            if not alive:
+                del partials[key]
+        self.pending_total = sum(pending)
         for seen_key in list(self.seen_missing):
             seen = self.seen_missing[seen_key]
             keep = [i for i, ts in enumerate(seen.timestamps) if ts >= horizon]
