@@ -87,11 +87,55 @@ class _Generator:
         for conjunct in conjuncts:
             if isinstance(conjunct, ast.Or) and self._switched_or(conjunct):
                 continue
+            decisive = self._decisive_string_test(conjunct)
+            if decisive is not None:
+                self._flush_reads()
+                self.body.append(f"if not {decisive}:\n        return False")
+                continue
             test = self.predicate(conjunct)
             self._flush_reads()
             self.body.append(f"if {test} is not True:\n        return False")
         self.body.append("return True")
         return self._build()
+
+    def _decisive_string_test(self, expr: ast.Expr) -> str | None:
+        """For a top-level conjunct, where only "true or not" counts, the commonest tests as
+        one boolean expression: a field equal to a string, or in a set of strings. A string
+        is tested at once, and an array by `in` before its walk (which nested arrays need):
+        ECS writes `event.type` and `event.category` as arrays. None for anything else."""
+        expr = self.compiler.resolve(expr)
+        if isinstance(expr, ast.Compare) and expr.op == "==":
+            field, literal = self.compiler.resolve(expr.left), self.compiler.resolve(expr.right)
+            if isinstance(field, ast.Literal):
+                field, literal = literal, field
+            if not (isinstance(field, ast.Field) and isinstance(literal, ast.Literal)):
+                return None
+            if type(literal.value) is not str or self.compiler.converter(field) is not None:
+                return None
+            value, name = self.field(field.path), self.constant(literal.value)
+            walk = self._array_walk(lambda v: f"{v} == {name}")
+            return (
+                f"({value} == {name} or (type({value}) is list and "
+                f"({name} in {value} or {walk}({value}) is True)))"
+            )
+        if isinstance(expr, ast.InSet) and not expr.insensitive:
+            operand = self.compiler.resolve(expr.operand)
+            if not isinstance(operand, ast.Field) or self.compiler.converter(operand) is not None:
+                return None
+            members: set[str] = set()
+            for member in expr.values:
+                resolved = self.compiler.resolve(member)
+                if not (isinstance(resolved, ast.Literal) and type(resolved.value) is str):
+                    return None
+                members.add(resolved.value)
+            value = self.field(operand.path)
+            strings = self.constant(frozenset(members))
+            walk = self._array_walk(lambda v: f"type({v}) is str and {v} in {strings}")
+            return (
+                f"((type({value}) is str and {value} in {strings}) or "
+                f"(type({value}) is list and {walk}({value}) is True))"
+            )
+        return None
 
     def _switched_or(self, node: ast.Or) -> bool:
         """An `or` conjunct whose branches mostly require one field to hold one of a few

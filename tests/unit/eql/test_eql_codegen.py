@@ -111,6 +111,37 @@ def test_generated_matcher_equals_the_closures(
     assert _both(negated, event)[0] == _both(negated, event)[1]
 
 
+TOP_LEVEL_STRING_TESTS = [
+    'f == "a"',
+    '"a" == f',
+    'f in ("a", "x.y")',
+    'f == "a" and p.name in ("b", "x.y")',
+]
+ARRAY_SHAPES: list[Any] = [
+    "a", "b", None, 1, True, [], [None], ["a"], ["b", "a"], [["a"]], ["b", ["a"]],
+    [None, ["b"]], [["b"], "a"], [1, "a"], [[]], [{"a": "a"}], {"a": "a"}, ["x.y"], [["x.y"]],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("condition", TOP_LEVEL_STRING_TESTS)
+@pytest.mark.parametrize("nested_only", [True, False])
+def test_top_level_string_tests_read_arrays_and_nested_arrays_as_the_closures_do(
+    condition: str, nested_only: bool
+) -> None:
+    # A conjunct of the top-level `and` is one boolean expression: `in` finds a string in a
+    # flat array, and a nested array still takes the walk.
+    query = compile_query(f"process where {condition}", nested_only=nested_only)
+    assert "return False" in query.matcher().source  # type: ignore[attr-defined]
+    matched = 0
+    for f in ARRAY_SHAPES:
+        for name in ARRAY_SHAPES:
+            event = {"event": {"category": "process"}, "f": f, "p": {"name": name}}
+            generated, reference = _both(query, event)
+            assert generated == reference, (condition, f, name)
+            matched += generated
+    assert matched > 0
+
+
 GUARDS = [
     'p.name == "a"',
     'p.name in ("ab", "A")',
