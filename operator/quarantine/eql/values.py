@@ -128,11 +128,18 @@ _FRACTION_SCALES: dict[int, int] = {digits: 10 ** (9 - digits) for digits in ran
 def utc_iso_nanos(value: str) -> int | None:
     """The usual shape, `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, without regex or datetime (this
     runs for every event a sequence looks at); None for any other shape."""
+    if len(value) == 24 and value[23] == "Z" and value[19] == ".":
+        # Milliseconds, as ECS writes them, in a second met before: the usual case first.
+        seconds = _second_starts.get(value[:19])
+        fraction = value[20:23]
+        if seconds is not None and _DIGITS.issuperset(fraction):
+            return seconds * 1_000_000_000 + int(fraction) * 1_000_000
+    return _utc_iso_nanos_generally(value)
+
+
+def _utc_iso_nanos_generally(value: str) -> int | None:
     length = len(value)
-    if length == 24 and value[19] == "." and value[23] == "Z":
-        fraction = value[20:23]  # milliseconds, as ECS writes them: the usual case first
-        scale = 1_000_000
-    elif 22 <= length <= 30 and value[19] == "." and value[-1] == "Z":
+    if 22 <= length <= 30 and value[19] == "." and value[-1] == "Z":
         fraction = value[20:-1]  # 1 to 9 digits
         scale = _FRACTION_SCALES[len(fraction)]
     elif length == 20 and value[19] == "Z":
