@@ -215,14 +215,14 @@ def main() -> int:
             normalise(loads(line), line)
 
     def up_to_index() -> None:
-        # The mask the detector asks for, with the rules' own bits admitted (a detector also
-        # admits the later stages of sequences while they wait).
-        candidate_mask, admitted = ruleset.index.candidate_mask, ruleset.index.rule_bits
+        # The lookup the detector asks, made for the rules' own bits (a detector also admits
+        # the later stages of sequences while they wait).
+        candidate_mask = ruleset.index.lookup_for(ruleset.index.rule_bits)
         normalise = bound_normaliser(args.format, reads)
         for line in data.splitlines():
             event = normalise(loads(line), line)
             if event is not None:
-                candidate_mask(event, admitted)
+                candidate_mask(event)
 
     decode_seconds, normalise_seconds, index_seconds, full_seconds = best_times(
         [decode_only, up_to_normalise, up_to_index, full_path], args.repeat

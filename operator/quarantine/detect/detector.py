@@ -150,16 +150,17 @@ class Detector:
         self._ruleset = ruleset
         self._states = states
         self._field_reads = FieldReads(_fields_read(ruleset))
-        self._candidate_mask = ruleset.index.candidate_mask
-        index = ruleset.index
+        index = self._index = ruleset.index
         ordered = [states[rule.name] for rule in index.rules]
         self._state_by_bit = tuple(ordered[owner] for owner in index.owners)
         self._by_mask = {}
-        self._admitted = index.rule_bits
+        admitted = index.rule_bits
         for position, state in enumerate(ordered):
             state.later_bit = index.later_bits.get(position, 0)
             state.bits = 1 << position | state.later_bit
-            self._note_waiting(state)
+            if _waits(state):
+                admitted |= state.later_bit
+        self._admit(admitted)
 
     def counters(self, rule_name: str) -> RuleCounters:
         """A snapshot of one rule's counters (zeros for a rule not in the set)."""
@@ -183,8 +184,7 @@ class Detector:
         `text`, when given, must be JSON text that decodes to `event` (the line the event came
         in as, when normalising left it as decoded): a sequence waiting with the event then
         holds that text instead of serialising the event again."""
-        admitted = self._admitted
-        mask = self._candidate_mask(event, admitted) & admitted
+        mask = self._candidate_mask(event)
         if not mask:
             return []
         counts = self._mask_counts
@@ -265,13 +265,18 @@ class Detector:
 
     def _note_waiting(self, state: _RuleState) -> None:
         """After a gated sequence's stream changed: whether it waits for more."""
-        matcher = state.gated_matcher
-        if matcher is None:
+        if state.gated_matcher is None:
             return
-        if matcher.pending_total:  # a gated sequence waits with partials only
-            self._admitted |= state.later_bit
+        if _waits(state):
+            if not self._admitted & state.later_bit:
+                self._admit(self._admitted | state.later_bit)
         elif self._admitted & state.later_bit:
-            self._admitted &= ~state.later_bit
+            self._admit(self._admitted & ~state.later_bit)
+
+    def _admit(self, admitted: int) -> None:
+        """Count these candidate bits from now on, with the index's lookup made for them."""
+        self._admitted = admitted
+        self._candidate_mask = self._index.lookup_for(admitted)
 
     def _fold_mask_counts(self) -> None:
         counts, self._mask_counts = self._mask_counts, {}
@@ -465,6 +470,12 @@ def _test_under(state: _RuleState, mask: int, online: bool) -> EventTest | None:
     if later and not first:
         return matcher.may_take_later
     return state.takes
+
+
+def _waits(state: _RuleState) -> bool:
+    """Whether a gated sequence waits for more than its first stage (with partials only)."""
+    matcher = state.gated_matcher
+    return matcher is not None and bool(matcher.pending_total)
 
 
 def _first_stage_test(state: _RuleState) -> EventTest:

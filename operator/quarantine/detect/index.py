@@ -21,8 +21,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from quarantine.detect.index_lookup import (
+    AdmittedLookup,
+    BucketBody,
     Lookup,
     bucket_body,
+    generate_admitted_mask,
     generate_candidate_mask,
     generate_lookup,
 )
@@ -50,6 +53,9 @@ MEMO_LIMIT = 8192
 # Buckets whose lookup is written into the category dispatch (the rest are called from it):
 # each costs the events of later categories a string comparison.
 INLINE_BUCKETS = 2
+# Lookups made for one set of admitted bits (`RuleIndex.lookup_for`) kept at once; each is
+# generated and compiled, which costs milliseconds, so past this the general one serves.
+ADMITTED_LOOKUP_LIMIT = 64
 
 
 def index_key(value: Any) -> str | None:
@@ -285,8 +291,16 @@ class _Bucket:
                     refined |= table.filed_bits
                 deferred.append((_StackedTable(path, refining), refined))
         members = [level.members for level in self.refinements]
+        self._tables = (eager, deferred, width, members, gated)
         self.body = bucket_body(eager, deferred, width, members, self.always, gated=gated)
         self.lookup = generate_lookup(self.body)
+
+    def body_for(self, admitted: int) -> BucketBody:
+        """The sealed bucket's body made for `admitted` bits (`bucket_body`)."""
+        eager, deferred, width, members, gated = self._tables
+        return bucket_body(
+            eager, deferred, width, members, self.always, gated=gated, admitted=admitted
+        )
 
     def candidates(self, event: dict[str, Any], admitted: int = -1) -> int:
         """The candidate mask by the generic walk (what the generated `lookup` must equal);
@@ -389,15 +403,17 @@ class RuleIndex:
             bucket.seal(len(self.owners), later_stage_bits)
         self._lookups = {category: bucket.lookup for category, bucket in self._by_category.items()}
         # The buckets most rules are filed in are written into the dispatch itself.
-        busiest = sorted(
+        self._busiest = sorted(
             self._by_category, key=lambda category: -self._by_category[category].filed
         )[:INLINE_BUCKETS]
+        self._called = {c: lookup for c, lookup in self._lookups.items() if c not in self._busiest}
         self._candidate_mask = generate_candidate_mask(
-            {category: self._by_category[category].body for category in busiest},
-            {c: lookup for c, lookup in self._lookups.items() if c not in busiest},
+            {category: self._by_category[category].body for category in self._busiest},
+            self._called,
             self._uncategorised.body,
             self._several_categories,
         )
+        self._admitted_lookups: dict[int, AdmittedLookup] = {}
 
     def _file(
         self,
@@ -434,6 +450,32 @@ class RuleIndex:
         uncategorised one). Bits outside `admitted` may be left out (a detector passes the
         bits it counts). One generated function (`index_lookup.generate_candidate_mask`)."""
         return self._candidate_mask
+
+    def lookup_for(self, admitted: int) -> AdmittedLookup:
+        """`event -> candidate_mask(event, admitted) & admitted`, made for these bits (a
+        detector's admitted bits change only when a gated sequence starts or stops waiting):
+        generated once per `admitted`, up to `ADMITTED_LOOKUP_LIMIT` of them."""
+        lookup = self._admitted_lookups.get(admitted)
+        if lookup is not None:
+            return lookup
+        if len(self._admitted_lookups) >= ADMITTED_LOOKUP_LIMIT:
+            candidate_mask = self._candidate_mask
+
+            def general(event: dict[str, Any]) -> int:
+                return candidate_mask(event, admitted) & admitted
+
+            return general
+        inline: dict[str, BucketBody] = {
+            category: self._by_category[category].body_for(admitted) for category in self._busiest
+        }
+        lookup = self._admitted_lookups[admitted] = generate_admitted_mask(
+            inline,
+            self._called,
+            self._uncategorised.body_for(admitted),
+            self._several_categories,
+            admitted,
+        )
+        return lookup
 
     def _several_categories(
         self, categories: list[Any], event: dict[str, Any], admitted: int

@@ -27,6 +27,8 @@ from typing import Any, NamedTuple, Protocol
 
 Lookup = Callable[[dict[str, Any], int], int]
 """(event, admitted bits) -> candidate mask."""
+AdmittedLookup = Callable[[dict[str, Any]], int]
+"""event -> candidate mask within the admitted bits it was made for."""
 
 
 class FieldTable(Protocol):
@@ -88,54 +90,101 @@ def generate_candidate_mask(
     The function returned tries the lean form first: an event whose category is one inline
     bucket's, as a one-element array (ECS writes it so), is looked up there; anything else,
     and any shape the lean body refuses, goes to the general dispatch."""
+    mask: Lookup = _compiled(
+        _dispatch_lines(inline, others, uncategorised, None),
+        _dispatch_namespace(inline, others, uncategorised, several),
+        "candidate_mask",
+    )
+    return mask
+
+
+def generate_admitted_mask(
+    inline: dict[str, BucketBody],
+    others: dict[str, Lookup],
+    uncategorised: BucketBody,
+    several: Callable[[list[Any], dict[str, Any], int], int],
+    admitted: int,
+) -> AdmittedLookup:
+    """`event -> candidate_mask(event, admitted) & admitted` for one `admitted`, the bodies
+    made for it (`bucket_body(..., admitted=)`): no test of `admitted` per event, and the
+    final `&` folded into one the bodies make anyway."""
+    lookup: AdmittedLookup = _compiled(
+        _dispatch_lines(inline, others, uncategorised, admitted),
+        _dispatch_namespace(inline, others, uncategorised, several),
+        "candidate_mask",
+    )
+    return lookup
+
+
+def _dispatch_namespace(
+    inline: dict[str, BucketBody],
+    others: dict[str, Lookup],
+    uncategorised: BucketBody,
+    several: Callable[[list[Any], dict[str, Any], int], int],
+) -> dict[str, Any]:
+    namespace: dict[str, Any] = {"several": several, "others": others, "NOTHING": _NOTHING}
+    for number, (category, body) in enumerate(inline.items()):
+        namespace.update(body.namespace)
+        namespace[f"only{number}"] = [category]
+    namespace.update(uncategorised.namespace)
+    return namespace
+
+
+def _dispatch_lines(
+    inline: dict[str, BucketBody],
+    others: dict[str, Lookup],
+    uncategorised: BucketBody,
+    admitted: int | None,
+) -> list[str]:
+    """The dispatch's source; with `admitted` given, for `generate_admitted_mask` (its
+    functions take the event alone, and the calls out mask their answers)."""
+    if admitted is None:
+        signature, passed, kept = "(event, admitted=-1)", "admitted", ""
+    else:
+        signature, passed, kept = "(event)", str(admitted), f" & {admitted}"
     lines = [
-        "def general(event, admitted=-1):",
+        f"def general{signature}:",
         "    meta = event.get('event')",
         "    category = meta.get('category') if type(meta) is dict else None",
         "    if type(category) is list:",
         "        if len(category) != 1 or type(category[0]) is not str:",
-        "            return several(category, event, admitted)",
+        f"            return several(category, event, {passed}){kept}",
         "        category = category[0]",
     ]
-    namespace: dict[str, Any] = {"several": several, "others": others, "NOTHING": _NOTHING}
     for category, body in inline.items():
         lines.append(f"    if category == {category!r}:")
         lines += ["    " + line for line in body.lines]
-        namespace.update(body.namespace)
     if others:
         lines += [
             "    lookup = others.get(category) if type(category) is str else None",
             "    if lookup is not None:",
-            "        return lookup(event, admitted)",
+            f"        return lookup(event, {passed}){kept}",
         ]
     lines += uncategorised.lines
-    namespace.update(uncategorised.namespace)
     lines += [
-        "def candidate_mask(event, admitted=-1):",
+        f"def candidate_mask{signature}:",
         "    try:",
         "        category = (event.get('event') or NOTHING).get('category')",
     ]
-    for number, (category, body) in enumerate(inline.items()):
-        namespace[f"only{number}"] = [category]
+    for number, body in enumerate(inline.values()):
         lines.append(f"        if category == only{number}:")
         lines += _indented(body.lean_lines, 2)
     lines += [
         "    except (TypeError, AttributeError, KeyError):",
         "        pass",
-        "    return general(event, admitted)",
+        f"    return general(event{'' if admitted is not None else ', admitted'})",
     ]
-    mask: Lookup = _compiled(lines, namespace, "candidate_mask")
-    return mask
+    return lines
 
 
 def _indented(lines: list[str], levels: int) -> list[str]:
     return [("    " * levels) + line for line in lines]
 
 
-def _compiled(lines: list[str], namespace: dict[str, Any], name: str) -> Lookup:
+def _compiled(lines: list[str], namespace: dict[str, Any], name: str) -> Any:
+    """The function `name` defined by `lines` (the callers annotate what it is)."""
     exec(compile("\n".join(lines), "<index lookup>", "exec"), namespace)
-    function: Lookup = namespace[name]
-    return function
+    return namespace[name]
 
 
 _body_numbers = itertools.count(1)  # names the bodies' tables apart, to share a function
@@ -159,6 +208,7 @@ def bucket_body(
     always: int,
     *,
     gated: Sequence[tuple[FieldTable, int]] = (),
+    admitted: int | None = None,
 ) -> BucketBody:
     """`event -> candidate mask` for one bucket whose tables stack their levels (level k's
     bits sit `k * width` bits up). The members of refinement level k (`refinements[k - 1]`)
@@ -167,7 +217,10 @@ def bucket_body(
     first-level bits of the rules it refines, and is read only when one of them is a
     candidate (no other rule's refinement reads its answer). Each `gated` table comes with
     the only bits it selects (later sequence stages), and is read only when the caller admits
-    one of them (`admitted`)."""
+    one of them (the lookup's `admitted` argument).
+
+    With `admitted` given here, the body is made for those bits alone: the gated tables they
+    admit are read unconditionally, the others never, and the answer lies within them."""
     prefix = f"b{next(_body_numbers)}_"
     tables = [*eager, *(table for table, _ in gated), *(table for table, _ in deferred)]
     low = (1 << width) - 1
@@ -186,6 +239,9 @@ def bucket_body(
     deferred_trees = [
         (bits, _path_tree(tables, positions)) for bits, positions in deferred_by_bits.items()
     ]
+    if admitted is not None:  # refining only ever removes bits: mask them out first
+        low &= admitted
+        always &= admitted
     # After the first-level reads: done unless a candidate needs refining.
     middle = [f"    first = found & {low}", f"    if not first & {refined}:"]
     # Every bitwise operation makes a new integer (masks exceed 30 bits): none for `| 0`.
@@ -207,8 +263,11 @@ def bucket_body(
         counter = [0]
         emit(lines, eager_tree, "event", 1, counter, prefix)
         for bits, tree in gated_trees:
-            lines.append(f"    if admitted & {bits}:")
-            emit(lines, tree, "event", 2, counter, prefix)
+            if admitted is None:
+                lines.append(f"    if admitted & {bits}:")
+                emit(lines, tree, "event", 2, counter, prefix)
+            elif admitted & bits:
+                emit(lines, tree, "event", 1, counter, prefix)
         lines += middle
         for bits, tree in deferred_trees:
             lines.append(f"    if first & {bits}:")

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from quarantine.detect import Detector, RuleSet
+from quarantine.detect.index import ADMITTED_LOOKUP_LIMIT
 from quarantine.eql import compile_query
 
 NAMES = ["curl", "wget", "sh", "bash", "base64", "python3", "ls", "find", "chmod", "nc", "tar"]
@@ -134,6 +135,49 @@ def test_the_generated_category_dispatch_equals_the_generic_walk(
         expected = _by_generic_walk(index, event)
         for admitted in admissions:
             assert index.candidate_mask(event, admitted) & admitted == expected & admitted, event
+
+
+def test_lookups_made_for_admitted_bits_equal_the_dispatch_masked_by_them(
+    cloud_defend_rules: RuleSet,
+) -> None:
+    """`lookup_for(admitted)` leaves out the tests of `admitted` and folds in the final `&`:
+    the answers stay the dispatch's, for every mix of waiting sequences."""
+    index = cloud_defend_rules.index
+    rng = random.Random(11)
+    later = list(index.later_bits.values())
+    admissions = {index.rule_bits, index.rule_bits | sum(later)}
+    admissions |= {index.rule_bits | bit for bit in later}
+    admissions |= {index.rule_bits | a | b for a in later for b in later}
+    admissions.add((1 << 40) - 1)  # a caller admitting only some rules' own bits
+    lookups = {admitted: index.lookup_for(admitted) for admitted in admissions}
+    assert index.lookup_for(index.rule_bits) is lookups[index.rule_bits]  # made once
+    checked = 0
+    for event in _stream(12, 800):
+        event = _odd_shapes(event, rng)
+        if type(event["event"]) is dict:
+            event["event"]["category"] = rng.choice(CATEGORY_SHAPES)
+        for admitted, lookup in lookups.items():
+            expected = index.candidate_mask(event, admitted) & admitted
+            assert lookup(event) == expected, (event, admitted)
+            checked += expected != 0
+    assert checked > 500
+
+
+def test_past_the_limit_of_made_lookups_the_dispatch_answers(cloud_defend_rules: RuleSet) -> None:
+    index = cloud_defend_rules.index
+    made = dict(index._admitted_lookups)
+    try:
+        for number in range(len(made), ADMITTED_LOOKUP_LIMIT + 2):
+            index.lookup_for(index.rule_bits | 1 << (200 + number))
+        assert len(index._admitted_lookups) == ADMITTED_LOOKUP_LIMIT
+        admitted = index.rule_bits | 1 << 199
+        lookup = index.lookup_for(admitted)
+        assert admitted not in index._admitted_lookups
+        for event in _stream(13, 200):
+            assert lookup(event) == index.candidate_mask(event, admitted) & admitted
+    finally:
+        index._admitted_lookups.clear()
+        index._admitted_lookups.update(made)
 
 
 def test_the_lean_lookups_take_ordinary_events_and_leave_odd_ones_to_the_general_form(

@@ -184,3 +184,20 @@ def test_objects_on_the_path_of_any_shape_give_the_generic_walks_answer(
     expected = bucket.candidates(event)
     assert ruleset.index.candidate_mask(event, -1) == expected
     assert bucket.lookup(event, -1) == expected
+
+
+def test_lookups_made_for_admitted_bits_leave_out_the_unadmitted_always_candidates() -> None:
+    ruleset = _ruleset()
+    index = ruleset.index
+    events = [
+        process_event("nginx"),
+        process_event("tar", "/etc/shadow"),
+        process_event("nc"),
+        {"event": {"category": "file"}, "file": {"name": "x.so", "path": "/etc/shadow"}},
+    ]
+    for admitted in range(1 << len(index.rules)):
+        lookup = index.lookup_for(admitted)
+        for event in events:
+            assert lookup(event) == index.candidate_mask(event, -1) & admitted, (admitted, event)
+    no_literal = 1 << [rule.name for rule in index.rules].index("no-literal")
+    assert index.lookup_for(index.rule_bits & ~no_literal)(process_event("nginx")) == 0
