@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from quarantine.eql.lucene_automaton import automaton_finder
+
 
 class LuceneRegexError(ValueError):
     """The pattern is not valid Lucene regexp syntax, or uses an operator we cannot run."""
@@ -52,9 +54,13 @@ def lucene_finder(pattern: str, *, insensitive: bool) -> Callable[[str], object]
 
     Rules often wrap the interesting part in `.*...*`; a full match of `.*X.*` is a search
     for X, which the regex engine does without backtracking over the wrapping `.*`s.
+    Patterns `re` could backtrack badly on (`(a*)*b`, `@a@b@`) run on a linear automaton.
     """
     translated = translate(pattern)
     flags = _flags(insensitive)
+    automaton = automaton_finder(translated, flags)
+    if automaton is not None:
+        return automaton
     # A top-level alternation is wrapped in a group, so a leading or trailing `.*` seen
     # here always belongs to the whole pattern.
     leading = translated.startswith(_ANY_STRING)
