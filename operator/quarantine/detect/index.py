@@ -447,8 +447,9 @@ class RuleIndex:
     def candidate_mask(self) -> Lookup:
         """`candidate_mask(event, admitted=-1)`: the rules `event` could match, as a mask
         (see the class docstring for the bits), looked up in its category's bucket (or the
-        uncategorised one). Bits outside `admitted` may be left out (a detector passes the
-        bits it counts). One generated function (`index_lookup.generate_candidate_mask`)."""
+        uncategorised one). Bits outside `admitted` may be left out (a detector asks
+        `lookup_for` the bits it counts instead). One generated function
+        (`index_lookup.generate_candidate_mask`)."""
         return self._candidate_mask
 
     def lookup_for(self, admitted: int) -> AdmittedLookup:
