@@ -64,9 +64,16 @@ ATTACKS = [
 
 
 def make_event(
-    rng: random.Random, sequence: int, moment: float, attack: bool, layout: str
+    rng: random.Random,
+    sequence: int,
+    moment: float,
+    attack: bool,
+    layout: str,
+    fresh_argument: bool = False,
 ) -> dict[str, Any]:
     executable, argv, parent = rng.choice(ATTACKS if attack else BENIGN)
+    if fresh_argument:  # a value no event had before (a job's log file), as real streams have
+        argv = [*argv, f"/tmp/job-{sequence:x}.log"]
     name = executable.rsplit("/", 1)[-1]
     pod = f"web-{rng.randrange(40):02d}"
     container_id = f"{rng.randrange(40):064x}"
@@ -120,15 +127,29 @@ def make_event(
 
 
 def make_stream(
-    count: int, attack_share: float, layout: str, seed: int, rate: float = 100_000
+    count: int,
+    attack_share: float,
+    layout: str,
+    seed: int,
+    rate: float = 100_000,
+    fresh_share: float = 0.0,
 ) -> bytes:
     """`count` events stamped (in milliseconds, as ECS does) from now on at `rate` per second:
-    the time sequences' maxspan and the look-back are measured in."""
+    the time sequences' maxspan and the look-back are measured in. A `fresh_share` of them
+    carry one argument no earlier event had."""
     rng = random.Random(seed)
+    fresh = random.Random(seed + 1)  # its own draws, so the stream is otherwise the same
     start = time.time()
     lines = [
         orjson.dumps(
-            make_event(rng, index, start + index / rate, rng.random() < attack_share, layout)
+            make_event(
+                rng,
+                index,
+                start + index / rate,
+                rng.random() < attack_share,
+                layout,
+                fresh_share > 0 and fresh.random() < fresh_share,
+            )
         )
         for index in range(count)
     ]
@@ -172,13 +193,21 @@ def main() -> int:
     parser.add_argument(
         "--rate", type=float, default=100_000, help="events per second of event time"
     )
+    parser.add_argument(
+        "--fresh-args",
+        type=float,
+        default=0.0,
+        help="share of events with one argument never seen before (the index works it out)",
+    )
     args = parser.parse_args()
     if not RULES_DIR.is_dir():
         print(f"rules not found at {RULES_DIR}", file=sys.stderr)
         return 1
 
     ruleset = load_ruleset()
-    data = make_stream(args.events, args.attack_share, args.layout, args.seed, args.rate)
+    data = make_stream(
+        args.events, args.attack_share, args.layout, args.seed, args.rate, args.fresh_args
+    )
     settle_startup_heap()  # as the matcher does once started
     loads = orjson.loads
 
@@ -229,7 +258,10 @@ def main() -> int:
     )
     count = args.events
     print(f"rules: {len(ruleset)} compiled, {len(ruleset.errors)} refused")
-    print(f"events: {count} ({len(data) / count:.0f} bytes each, layout {args.layout})")
+    print(
+        f"events: {count} ({len(data) / count:.0f} bytes each, layout {args.layout}, "
+        f"{args.fresh_args:.0%} with a never-seen argument)"
+    )
     print(f"decode only:  {count / decode_seconds:>10,.0f} events/s")
     print(f"full path:    {count / full_seconds:>10,.0f} events/s  ({drafts_seen[0]} alert drafts)")
     print(f"ratio full/decode: {full_seconds / decode_seconds:.2f}x the cost of decoding")

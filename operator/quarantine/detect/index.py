@@ -29,6 +29,7 @@ from quarantine.detect.index_lookup import (
     generate_candidate_mask,
     generate_lookup,
 )
+from quarantine.detect.literal_trie import trie_pattern
 from quarantine.detect.rule import CompiledRule
 from quarantine.detect.triggers import (
     NEVER,
@@ -121,13 +122,14 @@ class _RememberedMasks:
 class _FieldTable(_RememberedMasks):
     """Rule masks by one field's exact values, prefixes and substrings."""
 
-    def __init__(self, field: str) -> None:
-        self.path = split_path(field)
+    def __init__(self, path: tuple[str, ...]) -> None:
+        self.path = path
         self.exact: dict[str, int] = {}
         self.prefixes: dict[str, int] = {}
         self.prefix_lengths: tuple[int, ...] = ()
         self.substrings: dict[str, int] = {}
-        # One regex search tells cheaply whether any substring occurs at all.
+        # One regex tells cheaply whether any prefix starts a value, or any substring occurs.
+        self.any_prefix: re.Pattern[str] | None = None
         self.any_substring: re.Pattern[str] | None = None
         # Rule bit -> the per-value tests of its trigger (`FieldTrigger.tests`); a bit not
         # here is selected by its literals alone.
@@ -150,10 +152,33 @@ class _FieldTable(_RememberedMasks):
             self.prefixes[prefix] = self.prefixes.get(prefix, 0) | bit
         for substring in trigger.substrings:
             self.substrings[substring] = self.substrings.get(substring, 0) | bit
+        self._literals_changed()
+
+    @classmethod
+    def stacked(cls, path: tuple[str, ...], tables: list[tuple[int, _FieldTable]]) -> _FieldTable:
+        """One field's tables across the levels of a bucket in one table, level k's bits
+        shifted `k * width` up (`tables` holds (shift, table)): one lookup per value answers
+        every level, and a value met for the first time is worked out once, not per level."""
+        merged = cls(path)
+        for shift, table in tables:
+            for mine, theirs in (
+                (merged.exact, table.exact),
+                (merged.prefixes, table.prefixes),
+                (merged.substrings, table.substrings),
+            ):
+                for literal, bits in theirs.items():
+                    mine[literal] = mine.get(literal, 0) | bits << shift
+            for bit, tests in table.tests.items():
+                merged.tests[bit << shift] = tests
+            merged.tested_bits |= table.tested_bits << shift
+            merged.filed_bits |= table.filed_bits << shift
+        merged._literals_changed()
+        return merged
+
+    def _literals_changed(self) -> None:
         self.prefix_lengths = tuple(sorted({len(prefix) for prefix in self.prefixes}))
-        if self.substrings:
-            longest_first = sorted(self.substrings, key=len, reverse=True)
-            self.any_substring = re.compile("|".join(map(re.escape, longest_first)))
+        self.any_prefix = trie_pattern(self.prefixes)
+        self.any_substring = trie_pattern(self.substrings)
         self.forget()
 
     def answer(self, value: Any) -> int:
@@ -172,31 +197,16 @@ class _FieldTable(_RememberedMasks):
 
     def _lookup(self, key: str) -> int:
         mask = self.exact.get(key, 0)
-        for length in self.prefix_lengths:
-            if length > len(key):
-                break
-            mask |= self.prefixes.get(key[:length], 0)
+        if self.any_prefix is not None and self.any_prefix.match(key):
+            for length in self.prefix_lengths:
+                if length > len(key):
+                    break
+                mask |= self.prefixes.get(key[:length], 0)
         if self.any_substring is not None and self.any_substring.search(key):
             # Substrings may overlap, so each is checked once the search says one is there.
             for substring, bits in self.substrings.items():
                 if substring in key:
                     mask |= bits
-        return mask
-
-
-class _StackedTable(_RememberedMasks):
-    """One field's tables across the levels of a bucket, level k's masks shifted `k * width`
-    bits up, so one lookup per value answers every level."""
-
-    def __init__(self, path: tuple[str, ...], tables: list[tuple[int, _FieldTable]]) -> None:
-        self.path = path
-        self.tables = tables  # (shift, table)
-        self.memo = fresh_memo()
-
-    def answer(self, value: Any) -> int:
-        mask = 0
-        for shift, table in self.tables:
-            mask |= table.mask_of(value) << shift
         return mask
 
 
@@ -212,7 +222,7 @@ class _Level:
         for field, trigger in clause.items():
             table = self.tables.get(field)
             if table is None:
-                table = self.tables[field] = _FieldTable(field)
+                table = self.tables[field] = _FieldTable(split_path(field))
             table.add(bit, trigger)
         self.lookups = tuple(self.tables.values())
         self.members |= bit
@@ -274,22 +284,22 @@ class _Bucket:
         # field that only later sequence stages are filed under is read only while such a stage
         # is admitted, and a field that only refines only when a rule it refines is a
         # candidate.
-        eager: list[_StackedTable] = []
-        gated: list[tuple[_StackedTable, int]] = []
-        deferred: list[tuple[_StackedTable, int]] = []
+        eager: list[_FieldTable] = []
+        gated: list[tuple[_FieldTable, int]] = []
+        deferred: list[tuple[_FieldTable, int]] = []
         for path, tables in by_path.items():
             first_level = [table for shift, table in tables if shift == 0]
             if first_level and _bits_of(first_level[0]) & ~later_bits:
-                eager.append(_StackedTable(path, tables))
+                eager.append(_FieldTable.stacked(path, tables))
                 continue
             if first_level:
-                gated.append((_StackedTable(path, tables[:1]), _bits_of(first_level[0])))
+                gated.append((_FieldTable.stacked(path, tables[:1]), _bits_of(first_level[0])))
             refining = tables[len(first_level) :]
             if refining:
                 refined = 0  # the rules whose refinement reads this field
                 for _, table in refining:
                     refined |= table.filed_bits
-                deferred.append((_StackedTable(path, refining), refined))
+                deferred.append((_FieldTable.stacked(path, refining), refined))
         members = [level.members for level in self.refinements]
         self._tables = (eager, deferred, width, members, gated)
         self.body = bucket_body(eager, deferred, width, members, self.always, gated=gated)
