@@ -10,10 +10,10 @@ root and calls per value. This writes the same lookups as straight-line Python, 
   a value not remembered yet);
 - the lean form, tried first, covers the shapes canonical events have: objects or nothing
   on the way, a string value (or nothing) or an array of them at the end, each answered by
-  one subscript of the table's memo, a plain dict. Any other shape, and a value the memo
-  does not hold yet, makes it raise, and the general form takes the event (and remembers
-  the value for the next one). It runs about half the interpreter instructions of the
-  general form.
+  one subscript of the table's memo, a plain dict; a value the memo does not hold yet is
+  worked out (and remembered) by the table where it stands. Any other shape makes it raise,
+  and the general form takes the event. It runs about half the interpreter instructions of
+  the general form.
 
 Both give the mask the generic walk gives (`tests/unit/detect/`).
 """
@@ -332,10 +332,21 @@ def _emit_leaf(lines: list[str], var: str, table: str, depth: int, many: bool) -
     lines += [f"{pad}elif {var} is not None:", f"{pad}    found |= {mask}({var})"]
 
 
-def _or_answer(pad: str, answer: str) -> list[str]:
-    """`found |= answer`, skipped when the answer selects nothing (most values): the masks are
-    wider than a machine word, so every `|` makes a new integer, even with 0."""
-    return [f"{pad}m = {answer}", f"{pad}if m:", f"{pad}    found |= m"]
+def _or_answer(pad: str, table: str, value: str) -> list[str]:
+    """`found |= ` the table's answer for `value` (an expression without side effects): its
+    memo's, or, for a value the memo does not hold (new, or not a string), the table's own,
+    worked out where it stands (`try` costs nothing until it catches), so a stream of ever-new
+    values does not send every event to the general form. Skipped when the answer selects
+    nothing (most values): the masks are wider than a machine word, so every `|` makes a new
+    integer, even with 0."""
+    return [
+        f"{pad}try:",
+        f"{pad}    m = {table}memo[{value}]",
+        f"{pad}except KeyError:",
+        f"{pad}    m = {table}mask({value})",
+        f"{pad}if m:",
+        f"{pad}    found |= m",
+    ]
 
 
 # Fields whose values are usually arrays in ECS: the lean form loops over an array there, and
@@ -348,16 +359,15 @@ _NOTHING: dict[str, Any] = {}
 def _emit_lean_children(
     lines: list[str], node: _PathNode, source: str, depth: int, counter: list[int], prefix: str
 ) -> None:
-    """The lean reads: `memo[value]` answers a string seen before or an absent value, an
-    absent or empty object reads as empty, and anything else raises, which sends the event to
-    the general form: KeyError (a value not remembered yet, or not a string), TypeError (an
-    array or object where a value was expected) or AttributeError (something other than an
-    object on the way)."""
+    """The lean reads: `memo[value]` answers a string seen before or an absent value, the
+    table any other value, an absent or empty object reads as empty, and anything else raises,
+    which sends the event to the general form: TypeError (an array or object where a value was
+    expected) or AttributeError (something other than an object on the way)."""
     pad = "    " * depth
     for key, child in node.children.items():
         read = f"{source}.get({key!r})"
         if not child.children and len(child.tables) == 1 and key not in _ARRAY_FIELDS:
-            lines += _or_answer(pad, f"{prefix}{child.tables[0]}memo[{read}]")
+            lines += _or_answer(pad, f"{prefix}{child.tables[0]}", read)
             continue
         counter[0] += 1
         var = f"v{counter[0]}"
@@ -367,17 +377,17 @@ def _emit_lean_children(
             continue
         lines.append(f"{pad}{var} = {read}")
         for position in child.tables:
-            memo = f"{prefix}{position}memo"
+            table = f"{prefix}{position}"
             if key in _ARRAY_FIELDS:
                 lines += [
                     f"{pad}if type({var}) is list:",
                     f"{pad}    for item in {var}:",
-                    *_or_answer(f"{pad}        ", f"{memo}[item]"),
+                    *_or_answer(f"{pad}        ", table, "item"),
                     f"{pad}else:",
-                    *_or_answer(f"{pad}    ", f"{memo}[{var}]"),
+                    *_or_answer(f"{pad}    ", table, var),
                 ]
             else:
-                lines += _or_answer(pad, f"{memo}[{var}]")
+                lines += _or_answer(pad, table, var)
         if child.children:
             lines.append(f"{pad}{var} = {var} or NOTHING")
             _emit_lean_children(lines, child, var, depth, counter, prefix)
