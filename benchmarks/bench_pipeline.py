@@ -2,12 +2,15 @@
 EQL rule (through the prefilter index) -> alert drafts, beside the cost of decoding alone.
 
     .venv/bin/python benchmarks/bench_pipeline.py --events 200000
+    .venv/bin/python benchmarks/bench_pipeline.py --fresh-args 0.25   # never-seen arguments
 
 The rules are Elastic's own (`../shared/elastic-rules/cloud_defend/*.toml`, imported with
 `quarantine.elastic_import`). The events are synthetic Defend for Containers process starts:
 mostly ordinary container activity (servers, health checks, shells, package tools), with a
 small share of attacks the rules are written for, in cloud_defend's own layout (dotted keys
-inside objects, as its sample events have them) or fully nested (`--layout nested`).
+inside objects, as its sample events have them) or fully nested (`--layout nested`). The
+commands repeat, so the index's memory of values almost always answers; `--fresh-args` gives
+a share of the events one argument no event had before, as real streams have.
 """
 
 from __future__ import annotations
